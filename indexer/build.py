@@ -1,0 +1,242 @@
+"""Plan, then apply: bring the index in line with the corpus, embedding only what is new.
+
+A document's index hash covers its text and metadata plus the chunker, analyzer and encoder
+settings (never file times). Unchanged documents keep their chunk records; passages whose
+embedded text was seen before reuse their cached vectors. Nothing becomes live before the
+new generation is completely written (see kb.store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Optional
+
+from pydantic import BaseModel
+
+from indexer.chunk import CHUNKER_VERSION, chunk_document
+from indexer.clean import clean_text
+from indexer.load import discover, load_document
+from kb.config import KBConfig, KBPaths
+from kb.errors import CorpusError, IndexCorrupt, IndexMissing
+from kb.lexical import ANALYZER_VERSION
+from kb.models import Chunk, Document, IndexManifest
+from kb.store import (
+    CHUNK_COLUMNS, CHUNKS_DB, DENSE, FORMAT_VERSION, LEXICAL, EmbeddingCache, Generation,
+    IndexStore, fault_point, write_chunks_db, write_manifest,
+)
+
+Progress = Callable[[str, int, int], None]
+DocState = Literal["new", "changed", "unchanged", "removed", "failed"]
+
+
+class FileProblem(BaseModel):
+    path: str
+    message: str
+
+
+class IndexReport(BaseModel):
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    failed: list[FileProblem]
+    documents: int
+    chunks: int
+    embedded: int = 0
+    seconds: float = 0.0
+    generation: Optional[str] = None
+
+
+@dataclass
+class PlannedDocument:
+    doc: Document
+    index_hash: str
+    state: DocState
+
+
+@dataclass
+class IndexPlan:
+    documents: list[PlannedDocument] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[FileProblem] = field(default_factory=list)
+    previous: dict[str, str] = field(default_factory=dict)  # doc_id -> index hash
+
+    def count(self, state: DocState) -> int:
+        return sum(1 for d in self.documents if d.state == state)
+
+
+def settings_fingerprint(config: KBConfig) -> str:
+    return f"chunker={CHUNKER_VERSION};analyzer={ANALYZER_VERSION};embedder={config.embedder.model_dump_json(exclude={'batch_size'})}"
+
+
+def index_hash(doc: Document, fingerprint: str) -> str:
+    return hashlib.sha256(f"{doc.content_hash}\n{fingerprint}".encode()).hexdigest()
+
+
+def previous_documents(store: IndexStore) -> dict[str, str]:
+    try:
+        gen = store.open_current()
+    except IndexMissing:
+        return {}
+    try:
+        return dict(gen.db.execute("SELECT doc_id, index_hash FROM documents"))
+    finally:
+        gen.close()
+
+
+def make_plan(paths: KBPaths, config: KBConfig, previous: dict[str, str]) -> IndexPlan:
+    """Load every corpus file and sort documents into new / changed / unchanged / removed."""
+    plan = IndexPlan(previous=previous)
+    fingerprint = settings_fingerprint(config)
+    seen_ids: dict[str, str] = {}
+    seen_content: dict[str, str] = {}
+    failed_ids: set[str] = set()
+    for path in discover(paths.corpus):
+        try:
+            doc = load_document(path, paths.root)
+        except CorpusError as exc:
+            plan.failed.append(FileProblem(path=str(path.relative_to(paths.root)), message=str(exc)))
+            failed_ids.add(path.stem)
+            continue
+        if doc.meta.id in seen_ids:
+            plan.failed.append(FileProblem(path=doc.path, message=f"{doc.path}: id '{doc.meta.id}' is already used by {seen_ids[doc.meta.id]}; give it another id"))
+            continue
+        text_hash = hashlib.sha256(doc.text.strip().encode()).hexdigest()
+        if text_hash in seen_content:
+            plan.failed.append(FileProblem(path=doc.path, message=f"{doc.path}: same content as {seen_content[text_hash]}; remove one of them"))
+            continue
+        seen_ids[doc.meta.id] = doc.path
+        seen_content[text_hash] = doc.path
+        digest = index_hash(doc, fingerprint)
+        old = previous.get(doc.meta.id)
+        state: DocState = "new" if old is None else ("unchanged" if old == digest else "changed")
+        plan.documents.append(PlannedDocument(doc, digest, state))
+    # A file that broke keeps its previously indexed version rather than vanishing.
+    kept = set(seen_ids) | {i for i in failed_ids if i in previous}
+    plan.removed = sorted(set(previous) - kept)
+    return plan
+
+
+def embed_key(embedder_name: str, prefix: str, text: str) -> str:
+    return hashlib.sha256(f"{embedder_name}\x1f{prefix}\x1f{text}".encode()).hexdigest()
+
+
+def build_index(
+    paths: KBPaths, config: KBConfig, rebuild: bool = False, progress: Progress | None = None
+) -> IndexReport:
+    started = time.perf_counter()
+    progress = progress or (lambda stage, done, total: None)
+    store = IndexStore(paths.index)
+    with store.writer_lock():
+        if rebuild:
+            store.discard()
+        try:
+            previous = previous_documents(store)
+        except IndexCorrupt as exc:
+            raise IndexCorrupt(f"{exc}".replace("run `kb index --rebuild`", "run `kb index --rebuild` to start from scratch")) from None
+        plan = make_plan(paths, config, previous)
+        report = _apply(plan, store, config, progress)
+    report.seconds = round(time.perf_counter() - started, 2)
+    return report
+
+
+def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progress) -> IndexReport:
+    from kb.embed import load_embedder
+
+    carried_failed = [d for d in plan.previous if d not in {p.doc.meta.id for p in plan.documents} and d not in plan.removed]
+    report = IndexReport(
+        added=plan.count("new"), changed=plan.count("changed"), removed=len(plan.removed),
+        unchanged=plan.count("unchanged"), failed=plan.failed, documents=0, chunks=0,
+    )
+    nothing_to_do = not (report.added or report.changed or report.removed) and store.current_name()
+    if nothing_to_do:
+        gen = store.open_current()
+        report.documents, report.chunks = gen.manifest.documents, gen.manifest.chunks
+        report.generation = gen.folder.name
+        gen.close()
+        return report
+
+    embedder = load_embedder(config.embedder)
+    previous_gen: Generation | None = store.open_current() if store.current_name() else None
+
+    documents: list[tuple] = []
+    chunk_rows: list[tuple] = []
+    languages: list[str] = []
+    reused_ids = {p.doc.meta.id for p in plan.documents if p.state == "unchanged"} | set(carried_failed)
+    fresh = [p for p in plan.documents if p.state in ("new", "changed")]
+
+    if previous_gen is not None and reused_ids:
+        marks = ",".join("?" * len(reused_ids))
+        documents.extend(previous_gen.db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", sorted(reused_ids)))
+        for row in previous_gen.db.execute(
+            f"SELECT {', '.join(CHUNK_COLUMNS)} FROM chunks WHERE doc_id IN ({marks}) ORDER BY doc_id, ordinal",
+            sorted(reused_ids),
+        ):
+            chunk_rows.append(row)
+    for planned in fresh:
+        doc = planned.doc
+        documents.append((doc.meta.id, doc.path, planned.index_hash, doc.meta.model_dump_json(), doc.meta.language, doc.meta.kind, doc.meta.title))
+        for chunk in chunk_document(doc.meta.id, clean_text(doc.text, doc.meta), doc.pages):
+            key = embed_key(embedder.name, embedder.passage_prefix, chunk.embed_text())
+            chunk_rows.append(_chunk_row(chunk, key))
+    if previous_gen is not None:
+        previous_gen.close()
+
+    lang_of = {d[0]: d[4] for d in documents}
+    chunk_rows.sort(key=lambda r: (r[1], r[2]))  # doc_id, ordinal: stable row order
+    keys = [r[-1] for r in chunk_rows]
+
+    cache = EmbeddingCache(store.folder, embedder.dim)
+    try:
+        texts_by_key = {r[-1]: _embed_text(r) for r in chunk_rows}
+        missing = cache.missing(keys)
+        batch = max(config.embedder.batch_size, 1) * 4
+        progress("embedding", 0, len(missing))
+        for start in range(0, len(missing), batch):
+            part = missing[start : start + batch]
+            cache.put(part, embedder.embed_passages([texts_by_key[k] for k in part]))
+            progress("embedding", min(start + batch, len(missing)), len(missing))
+            fault_point("during-embedding")
+        report.embedded = len(missing)
+
+        progress("writing index", 0, 1)
+        vectors = cache.get(keys)
+        staging = store.staging_folder()
+        from kb import dense
+        from kb.lexical import LexicalIndex
+
+        kind, params = dense.choose_index(len(chunk_rows))
+        dense.write_index(dense.build_index(vectors, kind, params), staging / DENSE)
+        fault_point("during-write")
+        LexicalIndex.build([_embed_text(r) for r in chunk_rows], [lang_of[r[1]] for r in chunk_rows]).save(staging / LEXICAL)
+        write_chunks_db(staging / CHUNKS_DB, documents, [(i, *row) for i, row in enumerate(chunk_rows)])
+        manifest = IndexManifest(
+            format_version=FORMAT_VERSION, generation=staging.with_suffix("").name,
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
+            model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,
+            query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
+            chunker_version=CHUNKER_VERSION, analyzer_version=ANALYZER_VERSION,
+            faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunk_rows),
+        )
+        write_manifest(staging, manifest)
+        report.generation = store.commit(staging)
+        cache.retain(keys)
+    finally:
+        cache.close()
+    progress("writing index", 1, 1)
+    report.documents, report.chunks = len(documents), len(chunk_rows)
+    return report
+
+
+def _chunk_row(chunk: Chunk, key: str) -> tuple:
+    return (
+        chunk.chunk_id, chunk.doc_id, chunk.ordinal, chunk.section, chunk.text, chunk.char_start,
+        chunk.char_end, chunk.line_start, chunk.line_end, chunk.page_start, chunk.page_end, key,
+    )
+
+
+def _embed_text(row: tuple) -> str:
+    return Chunk(**dict(zip(CHUNK_COLUMNS[:-1], row[:-1]))).embed_text()

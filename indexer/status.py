@@ -1,0 +1,76 @@
+"""What the index holds and how the corpus has moved on since it was built."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from pydantic import BaseModel
+
+from indexer.build import FileProblem, make_plan, previous_documents
+from kb.errors import IndexMissing
+from kb.knowledge_base import KnowledgeBase
+
+
+class StatusReport(BaseModel):
+    root: str
+    indexed: bool
+    documents: int = 0
+    chunks: int = 0
+    model: Optional[str] = None
+    faiss_index: Optional[str] = None
+    built_at: Optional[str] = None
+    age_seconds: Optional[float] = None
+    new: list[str] = []
+    changed: list[str] = []
+    removed: list[str] = []
+    problems: list[FileProblem] = []
+
+    def render(self) -> str:
+        lines = [f"knowledge base  {self.root}"]
+        if not self.indexed:
+            lines.append("index           none yet: run `kb index`")
+        else:
+            lines += [
+                f"index           {self.documents} documents, {self.chunks} passages ({self.faiss_index})",
+                f"model           {self.model}",
+                f"built           {self.built_at} ({_age(self.age_seconds or 0)} ago)",
+            ]
+        pending = [("new", self.new), ("changed", self.changed), ("removed", self.removed)]
+        if any(items for _, items in pending):
+            lines.append("since indexing  " + ", ".join(f"{len(items)} {name}" for name, items in pending) + ": run `kb index`")
+            for name, items in pending:
+                lines += [f"  {name:8} {item}" for item in items]
+        elif self.indexed:
+            lines.append("since indexing  no changes")
+        for problem in self.problems:
+            lines.append(f"problem         {problem.message}")
+        return "\n".join(lines)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def knowledge_base_status(kb: KnowledgeBase) -> StatusReport:
+    report = StatusReport(root=str(kb.paths.root), indexed=False)
+    try:
+        manifest = kb.manifest
+    except IndexMissing:
+        manifest = None
+    if manifest is not None:
+        report.indexed = True
+        report.documents, report.chunks = manifest.documents, manifest.chunks
+        report.model = f"{manifest.backend}:{manifest.model} ({manifest.dim} d)"
+        report.faiss_index = manifest.faiss_index
+        report.built_at = manifest.created_at
+        report.age_seconds = round(kb.index_age_seconds(), 1)
+    plan = make_plan(kb.paths, kb.config, previous_documents(kb.store))
+    report.new = [p.doc.path for p in plan.documents if p.state == "new"]
+    report.changed = [p.doc.path for p in plan.documents if p.state == "changed"]
+    report.removed = plan.removed
+    report.problems = plan.failed
+    return report

