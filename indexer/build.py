@@ -16,16 +16,18 @@ from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel
 
-from indexer.chunk import CHUNKER_VERSION, chunk_document
+import numpy as np
+
+from indexer.chunk import CHUNKER_VERSION, chunk_document, passage_views
 from indexer.clean import clean_text
 from indexer.load import discover, load_document
 from kb.config import KBConfig, KBPaths
-from kb.errors import CorpusError, IndexCorrupt, IndexMissing
+from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.lexical import ANALYZER_VERSION
 from kb.models import Chunk, Document, IndexManifest
 from kb.store import (
     CHUNK_COLUMNS, CHUNKS_DB, DENSE, FORMAT_VERSION, LEXICAL, EmbeddingCache, Generation,
-    IndexStore, fault_point, write_chunks_db, write_manifest,
+    VIEWS, IndexStore, fault_point, write_chunks_db, write_manifest,
 )
 
 Progress = Callable[[str, int, int], None]
@@ -79,7 +81,7 @@ def index_hash(doc: Document, fingerprint: str) -> str:
 def previous_documents(store: IndexStore) -> dict[str, str]:
     try:
         gen = store.open_current()
-    except IndexMissing:
+    except (IndexMissing, IndexOutdated):
         return {}
     try:
         return dict(gen.db.execute("SELECT doc_id, index_hash FROM documents"))
@@ -151,7 +153,7 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
         added=plan.count("new"), changed=plan.count("changed"), removed=len(plan.removed),
         unchanged=plan.count("unchanged"), failed=plan.failed, documents=0, chunks=0,
     )
-    nothing_to_do = not (report.added or report.changed or report.removed) and store.current_name()
+    nothing_to_do = not (report.added or report.changed or report.removed) and plan.previous
     if nothing_to_do:
         gen = store.open_current()
         report.documents, report.chunks = gen.manifest.documents, gen.manifest.chunks
@@ -160,7 +162,7 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
         return report
 
     embedder = load_embedder(config.embedder)
-    previous_gen: Generation | None = store.open_current() if store.current_name() else None
+    previous_gen: Generation | None = store.open_current() if plan.previous else None
 
     documents: list[tuple] = []
     chunk_rows: list[tuple] = []
@@ -180,18 +182,25 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
         doc = planned.doc
         documents.append((doc.meta.id, doc.path, planned.index_hash, doc.meta.model_dump_json(), doc.meta.language, doc.meta.kind, doc.meta.title))
         for chunk in chunk_document(doc.meta.id, clean_text(doc.text, doc.meta), doc.pages):
-            key = embed_key(embedder.name, embedder.passage_prefix, chunk.embed_text())
-            chunk_rows.append(_chunk_row(chunk, key))
+            chunk_rows.append(_chunk_row(chunk))
     if previous_gen is not None:
         previous_gen.close()
 
     lang_of = {d[0]: d[4] for d in documents}
     chunk_rows.sort(key=lambda r: (r[1], r[2]))  # doc_id, ordinal: stable row order
-    keys = [r[-1] for r in chunk_rows]
+    chunks = [_chunk(r) for r in chunk_rows]
+    view_rows: list[int] = []
+    texts_by_key: dict[str, str] = {}
+    keys: list[str] = []
+    for row, chunk in enumerate(chunks):
+        for text in passage_views(chunk):
+            key = embed_key(embedder.name, embedder.passage_prefix, text)
+            texts_by_key[key] = text
+            keys.append(key)
+            view_rows.append(row)
 
     cache = EmbeddingCache(store.folder, embedder.dim)
     try:
-        texts_by_key = {r[-1]: _embed_text(r) for r in chunk_rows}
         missing = cache.missing(keys)
         batch = max(config.embedder.batch_size, 1) * 4
         progress("embedding", 0, len(missing))
@@ -208,10 +217,11 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
         from kb import dense
         from kb.lexical import LexicalIndex
 
-        kind, params = dense.choose_index(len(chunk_rows))
+        kind, params = dense.choose_index(len(keys))
         dense.write_index(dense.build_index(vectors, kind, params), staging / DENSE)
+        np.save(staging / VIEWS, np.asarray(view_rows, dtype=np.int32))
         fault_point("during-write")
-        LexicalIndex.build([_embed_text(r) for r in chunk_rows], [lang_of[r[1]] for r in chunk_rows]).save(staging / LEXICAL)
+        LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]).save(staging / LEXICAL)
         write_chunks_db(staging / CHUNKS_DB, documents, [(i, *row) for i, row in enumerate(chunk_rows)])
         manifest = IndexManifest(
             format_version=FORMAT_VERSION, generation=staging.with_suffix("").name,
@@ -220,6 +230,7 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
             query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
             chunker_version=CHUNKER_VERSION, analyzer_version=ANALYZER_VERSION,
             faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunk_rows),
+            vectors=len(keys),
         )
         write_manifest(staging, manifest)
         report.generation = store.commit(staging)
@@ -231,12 +242,9 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
     return report
 
 
-def _chunk_row(chunk: Chunk, key: str) -> tuple:
-    return (
-        chunk.chunk_id, chunk.doc_id, chunk.ordinal, chunk.section, chunk.text, chunk.char_start,
-        chunk.char_end, chunk.line_start, chunk.line_end, chunk.page_start, chunk.page_end, key,
-    )
+def _chunk_row(chunk: Chunk) -> tuple:
+    return tuple(getattr(chunk, name) for name in CHUNK_COLUMNS)
 
 
-def _embed_text(row: tuple) -> str:
-    return Chunk(**dict(zip(CHUNK_COLUMNS[:-1], row[:-1]))).embed_text()
+def _chunk(row: tuple) -> Chunk:
+    return Chunk(**dict(zip(CHUNK_COLUMNS, row)))

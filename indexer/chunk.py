@@ -399,6 +399,35 @@ def chunk_document(doc_id: str, text: str, pages: list[int] | None = None) -> li
     return chunks
 
 
+WINDOW_WORDS = 40  # sentence windows: what a precise question is most like
+
+
+def passage_views(chunk: Chunk) -> list[str]:
+    """Texts embedded for one passage: the whole passage, then its sentence windows.
+
+    A question usually matches one or two sentences; the best window finds it even when
+    the rest of the passage is about something else. Each window carries the section title.
+    """
+    whole = chunk.embed_text()
+    segments: list[str] = []
+    for line in chunk.text.split("\n"):
+        if line.strip():
+            segments.extend(line[a:b] for a, b in split_sentences(line))
+    windows: list[str] = []
+    current: list[str] = []
+    for segment in segments:
+        if current and _word_count(" ".join(current)) + _word_count(segment) > WINDOW_WORDS:
+            windows.append(" ".join(current))
+            current = []
+        current.append(segment.strip())
+    if current:
+        windows.append(" ".join(current))
+    if len(windows) <= 1:
+        return [whole]
+    prefix = f"{chunk.section}\n" if chunk.section else ""
+    return [whole] + [prefix + w for w in windows]
+
+
 def _merge_small(text: str, spans: list[tuple[str, int, int, str]]) -> list[tuple[str, int, int, str]]:
     """Neighbouring small sections (slide boxes, brochure blurbs) become one passage.
 

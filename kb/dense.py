@@ -57,7 +57,7 @@ def read_index(path: Path, manifest: IndexManifest):
         index = faiss.read_index(str(path))
     except Exception as exc:  # faiss raises RuntimeError with a C++ trace for bad files
         raise IndexCorrupt(f"vector index {path} is unreadable ({exc.__class__.__name__}); run `kb index --rebuild`") from None
-    if index.ntotal != manifest.chunks or index.d != manifest.dim:
+    if index.ntotal != manifest.vectors or index.d != manifest.dim:
         raise IndexCorrupt(f"vector index {path} does not match its manifest; run `kb index --rebuild`")
     if manifest.faiss_index == "hnsw-flat-ip":
         index.hnsw.efSearch = int(manifest.faiss_params.get("efSearch", HNSW_EF_SEARCH))

@@ -31,3 +31,7 @@ class ModelMismatch(KBError):
 
 class IndexBusy(KBError):
     """Another process holds the index lock."""
+
+
+class IndexOutdated(IndexCorrupt):
+    """The index was written in an older format; `kb index` rebuilds it."""

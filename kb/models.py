@@ -176,6 +176,7 @@ class IndexManifest(BaseModel):
     faiss_params: dict = Field(default_factory=dict)
     documents: int
     chunks: int
+    vectors: int
 
     def model_key(self) -> str:
         return f"{self.backend}:{self.model}"

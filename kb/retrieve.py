@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from kb import dense
-from kb.lexical import analyze_query
 
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase
@@ -48,8 +47,8 @@ def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, 
 
     lex_scores = coverage = None
     if mode in ("lexical", "hybrid"):
-        terms = analyze_query(query)
         lexical = gen.lexical
+        terms = lexical.terms(query)
         lex_scores = lexical.scores(terms, n)
         coverage = lexical.coverage(terms)
         if mode == "lexical":
@@ -57,28 +56,46 @@ def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, 
             return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores) if s > 0]
 
     qvec = kb.embedder.embed_queries([query])[0]
-    d_scores, d_rows = dense.search(gen.dense, qvec, pool, allowed)
+    views = gen.views
+    allowed_views = None if allowed is None else np.flatnonzero(np.isin(views, allowed))
+    _, view_hits = dense.search(gen.dense, qvec, pool * 4, allowed_views)
+    d_rows = np.unique(views[view_hits]).astype(np.int64)
     if mode == "dense":
-        return [(int(r), float(s), float(s), None) for r, s in zip(d_rows[:k], d_scores[:k])]
-
-    l_rows, l_top = _top(lex_scores, pool, allowed)
-    l_rows = l_rows[l_top > 0]
-    candidates = np.unique(np.concatenate([d_rows, l_rows])).astype(np.int64)
-    # Score every candidate on both sides exactly: the vectors are stored in the index.
-    vectors = gen.dense.reconstruct_batch(candidates)
-    cand_dense = vectors @ qvec
+        candidates = d_rows
+    else:
+        l_rows, l_top = _top(lex_scores, pool, allowed)
+        candidates = np.unique(np.concatenate([d_rows, l_rows[l_top > 0]])).astype(np.int64)
+    cand_dense = passage_scores(gen, candidates, qvec)
+    if mode == "dense":
+        order = np.argsort(-cand_dense, kind="stable")[:k]
+        return [(int(candidates[i]), float(cand_dense[i]), float(cand_dense[i]), None) for i in order]
     cand_lex = lex_scores[candidates]
     weight = lexical_weight(coverage or 0.0, settings.lexical_weight)
-    fused = (1 - weight) * _minmax(cand_dense) + weight * _max_scaled(cand_lex)
+    fused = (1 - weight) * _normalise(cand_dense) + weight * _normalise(cand_lex)
     order = np.argsort(-fused, kind="stable")[:k]
     return [(int(candidates[i]), float(fused[i]), float(cand_dense[i]), float(cand_lex[i])) for i in order]
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    lo, hi = float(values.min()), float(values.max())
-    return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
+def passage_scores(gen: "Generation", rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    """Dense score of each passage: the mean of its whole-text score and its best window's.
+
+    Vectors of a passage are contiguous in the index, the whole passage first.
+    """
+    views = gen.views
+    starts = np.searchsorted(views, rows, side="left")
+    ends = np.searchsorted(views, rows, side="right")
+    ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.empty(0, dtype=np.int64)
+    scores = gen.dense.reconstruct_batch(ids.astype(np.int64)) @ qvec if len(ids) else np.empty(0, dtype=np.float32)
+    out = np.empty(len(rows), dtype=np.float32)
+    pos = 0
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        part = scores[pos : pos + (b - a)]
+        out[i] = 0.5 * part[0] + 0.5 * part.max()
+        pos += b - a
+    return out
 
 
-def _max_scaled(values: np.ndarray) -> np.ndarray:
-    hi = float(values.max())
-    return values / hi if hi > 0 else np.zeros_like(values)
+def _normalise(values: np.ndarray) -> np.ndarray:
+    """z-scores over the candidates: a score that stands out from the rest counts for more."""
+    sd = float(values.std())
+    return (values - float(values.mean())) / sd if sd > 0 else np.zeros_like(values)

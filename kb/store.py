@@ -31,21 +31,22 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from kb.errors import IndexBusy, IndexCorrupt, IndexMissing
+from kb.errors import IndexBusy, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.models import IndexManifest
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHUNKS_DB = "chunks.sqlite"
 DENSE = "dense.faiss"
+VIEWS = "views.npy"  # FAISS row -> chunk row (a passage and its sentence windows)
 LEXICAL = "lexical"
 CACHE_DB = "embeddings.sqlite"
 REBUILD_HINT = "run `kb index --rebuild`"
 
 CHUNK_COLUMNS = (
     "chunk_id", "doc_id", "ordinal", "section", "text", "char_start", "char_end",
-    "line_start", "line_end", "page_start", "page_end", "embed_key",
+    "line_start", "line_end", "page_start", "page_end",
 )
 
 SCHEMA = """
@@ -70,8 +71,7 @@ CREATE TABLE chunks (
     line_start INTEGER NOT NULL,
     line_end INTEGER NOT NULL,
     page_start INTEGER,
-    page_end INTEGER,
-    embed_key TEXT NOT NULL
+    page_end INTEGER
 );
 CREATE INDEX chunks_doc ON chunks(doc_id, ordinal);
 """
@@ -97,13 +97,18 @@ class Generation:
     def __init__(self, folder: Path):
         self.folder = folder
         try:
-            self.manifest = IndexManifest.model_validate_json((folder / MANIFEST).read_bytes())
+            raw = json.loads((folder / MANIFEST).read_bytes())
         except FileNotFoundError:
             raise
         except Exception as exc:
             raise IndexCorrupt(f"index manifest {folder / MANIFEST} is unreadable ({exc.__class__.__name__}); {REBUILD_HINT}") from None
-        if self.manifest.format_version != FORMAT_VERSION:
-            raise IndexCorrupt(f"index format {self.manifest.format_version} is not supported; {REBUILD_HINT}")
+        if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+            version = raw.get("format_version") if isinstance(raw, dict) else None
+            raise IndexOutdated(f"the index was written by another version of kb (format {version}); run `kb index`")
+        try:
+            self.manifest = IndexManifest.model_validate(raw)
+        except Exception as exc:
+            raise IndexCorrupt(f"index manifest {folder / MANIFEST} is invalid ({exc.__class__.__name__}); {REBUILD_HINT}") from None
         db_path = folder / CHUNKS_DB
         if not db_path.is_file():
             raise FileNotFoundError(db_path)
@@ -116,6 +121,19 @@ class Generation:
             raise IndexCorrupt(f"index database {db_path} holds {rows} chunks, manifest says {self.manifest.chunks}; {REBUILD_HINT}")
         self._dense = None
         self._lexical = None
+        self._views = None
+
+    @property
+    def views(self) -> np.ndarray:
+        """Chunk row of every vector; a chunk's vectors are contiguous, the whole passage first."""
+        if self._views is None:
+            try:
+                self._views = np.load(self.folder / VIEWS)
+            except Exception as exc:
+                raise IndexCorrupt(f"view map in {self.folder} is unreadable ({exc.__class__.__name__}); {REBUILD_HINT}") from None
+            if len(self._views) != self.manifest.vectors:
+                raise IndexCorrupt(f"view map in {self.folder} does not match its manifest; {REBUILD_HINT}")
+        return self._views
 
     @property
     def dense(self):
@@ -313,5 +331,3 @@ class EmbeddingCache:
         self.db.close()
 
 
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
