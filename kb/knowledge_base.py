@@ -162,6 +162,12 @@ class KnowledgeBase:
             ))
         return hits
 
+    def highlighter(self, query: str):
+        """A function giving the spans of a hit's text that match `query` (stemmed, glossary)."""
+        lexical = self.generation.lexical
+        terms = lexical.terms(query)
+        return lambda hit: lexical.matching_spans(hit.text, hit.language, terms)
+
     # -- passages ----------------------------------------------------------------------
     def passage(self, chunk_id: str, context: int = 1) -> tuple[Hit, list[Hit], list[Hit]]:
         """A passage with up to `context` neighbours before and after it in its document."""

@@ -2,7 +2,7 @@
 
 Chunks are analysed in their own language. A query is analysed in all of them (a Danish
 question finds Norwegian text and the reverse) and widened with the co-creation glossary.
-bm25s is imported only to build or load an index.
+bm25s is imported only to build an index.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import numpy as np
 
 from kb.glossary import expansions
 
-ANALYZER_VERSION = "3"
+ANALYZER_VERSION = "4"
 WORDS_FILE = "words.json"
+VOCAB_FILE = "vocab.json"
+STOP_FILE = "stopwords.json"
 STEMMERS = {"da": "danish", "nb": "norwegian", "en": "english"}
 QUERY_LANGUAGES = ("da", "nb", "en")
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
@@ -34,6 +36,7 @@ def _stemmer(lang: str):
 
 @lru_cache(maxsize=None)
 def stopwords(lang: str) -> frozenset[str]:
+    """bm25s's lists; saved with each index so queries need not import bm25s."""
     from bm25s import stopwords as sw
 
     lists = {"da": sw.STOPWORDS_DANISH, "nb": sw.STOPWORDS_NORWEGIAN, "en": sw.STOPWORDS_EN_PLUS}
@@ -103,12 +106,11 @@ class QueryTerms:
         return frozenset(stems)
 
 
-def analyze_query(text: str, splitter: Decompounder | None = None) -> QueryTerms:
-    all_stop = stopwords("da") | stopwords("nb") | stopwords("en")
+def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder | None = None) -> QueryTerms:
     found: list[QueryWord] = []
     seen: set[str] = set()
     for word in words(text):
-        if word in all_stop or word.isdigit() or word in seen:
+        if word in stop or word.isdigit() or word in seen:
             continue
         seen.add(word)
         forms = (word, *(splitter.parts(word) if splitter else ()))
@@ -119,12 +121,23 @@ def analyze_query(text: str, splitter: Decompounder | None = None) -> QueryTerms
 
 
 class LexicalIndex:
-    """A bm25s index over chunk rows; row i of the index is chunk row i of the store."""
+    """BM25 weights per (term, chunk row) as computed by bm25s, stored as a sparse matrix.
 
-    def __init__(self, retriever, splitter: Decompounder):
-        self._retriever = retriever
-        self._vocab: dict[str, int] = retriever.vocab_dict
+    bm25s builds the index; a query only sums a few stored columns, so the query path loads
+    three numpy arrays instead of importing bm25s (and scipy with it).
+    """
+
+    FILES = ("data.npy", "indices.npy", "indptr.npy")
+
+    def __init__(
+        self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, vocab: dict[str, int],
+        splitter: Decompounder, stop: dict[str, list[str]],
+    ):
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self._vocab = vocab
         self.splitter = splitter
+        self.stop = {lang: frozenset(words) for lang, words in stop.items()}
+        self._query_stop = frozenset().union(*self.stop.values())
 
     @classmethod
     def build(cls, texts: Sequence[str], languages: Sequence[str]) -> "LexicalIndex":
@@ -134,21 +147,39 @@ class LexicalIndex:
         corpus_tokens = [analyze(t, lang, splitter) for t, lang in zip(texts, languages)]
         retriever = bm25s.BM25(k1=1.2, b=0.75)
         retriever.index(_as_ids(corpus_tokens), show_progress=False)
-        return cls(retriever, splitter)
+        scores = retriever.scores
+        stop = {lang: sorted(stopwords(lang)) for lang in QUERY_LANGUAGES}
+        return cls(scores["data"], scores["indices"], scores["indptr"], retriever.vocab_dict, splitter, stop)
 
     def save(self, folder: Path) -> None:
-        self._retriever.save(str(folder), show_progress=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(self.FILES, (self._data, self._indices, self._indptr)):
+            np.save(folder / name, array)
+        (folder / VOCAB_FILE).write_text(json.dumps(self._vocab, ensure_ascii=False), encoding="utf-8")
         (folder / WORDS_FILE).write_text(json.dumps(sorted(self.splitter.known), ensure_ascii=False), encoding="utf-8")
+        stop = {lang: sorted(words) for lang, words in self.stop.items()}
+        (folder / STOP_FILE).write_text(json.dumps(stop, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        import bm25s
-
+        data, indices, indptr = (np.load(folder / name) for name in cls.FILES)
+        vocab = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
         known = set(json.loads((folder / WORDS_FILE).read_text(encoding="utf-8")))
-        return cls(bm25s.BM25.load(str(folder), mmap=False, show_progress=False), Decompounder(known))
+        stop = json.loads((folder / STOP_FILE).read_text(encoding="utf-8"))
+        return cls(data, indices, indptr, vocab, Decompounder(known), stop)
 
     def terms(self, query: str) -> QueryTerms:
-        return analyze_query(query, self.splitter)
+        return analyze_query(query, self._query_stop, self.splitter)
+
+    def matching_spans(self, text: str, lang: str, terms: QueryTerms) -> list[tuple[int, int]]:
+        """Character spans of the words of `text` that the query matches (for highlighting)."""
+        stems, stop, stemmer = terms.all_stems, self.stop.get(lang, frozenset()), _stemmer(lang)
+        spans = []
+        for match in _TOKEN.finditer(text):
+            word = match.group().lower()
+            if word not in stop and stemmer.stemWord(word) in stems:
+                spans.append(match.span())
+        return spans
 
     def coverage(self, terms: QueryTerms) -> float:
         """Share of the query's words that occur in the corpus in some stemmed form."""
@@ -159,10 +190,13 @@ class LexicalIndex:
         return found / len(terms.words)
 
     def scores(self, terms: QueryTerms, num_docs: int) -> np.ndarray:
-        ids = [self._vocab[s] for s in sorted(terms.all_stems) if s in self._vocab]
-        if not ids:
-            return np.zeros(num_docs, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(ids), dtype=np.float32)
+        out = np.zeros(num_docs, dtype=np.float32)
+        for stem in sorted(terms.all_stems):
+            column = self._vocab.get(stem)
+            if column is not None:
+                lo, hi = self._indptr[column], self._indptr[column + 1]
+                np.add.at(out, self._indices[lo:hi], self._data[lo:hi])
+        return out
 
 
 def _as_ids(corpus_tokens: list[list[str]]):

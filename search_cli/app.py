@@ -122,7 +122,7 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
     elif fmt == "md":
         click.echo(render.markdown(result), nl=False)
     else:
-        render.print_hits(result)
+        render.print_hits(result, kb.highlighter(text))
 
 
 @cli.command()

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
-from typing import TextIO
+from typing import Callable, TextIO
 
 from kb.models import Hit, SearchResult
-
-_WORD = re.compile(r"\w+(?:-\w+)*")
 
 
 def json_text(result: SearchResult) -> str:
     return json.dumps(result.contract(), ensure_ascii=False, indent=2)
-
-
-def highlight_spans(text: str, language: str, query: str) -> list[tuple[int, int]]:
-    """Character spans of words in `text` that match the query after stemming (or its glossary)."""
-    from kb.lexical import _stemmer, analyze_query, stopwords
-
-    stems = analyze_query(query).all_stems
-    stemmer, stop = _stemmer(language), stopwords(language)
-    spans = []
-    for match in _WORD.finditer(text):
-        word = match.group().lower()
-        if word not in stop and stemmer.stemWord(word) in stems:
-            spans.append(match.span())
-    return spans
 
 
 def markdown(result: SearchResult) -> str:
@@ -39,8 +22,9 @@ def markdown(result: SearchResult) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def print_hits(result: SearchResult, out: TextIO = sys.stdout) -> None:
+def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO = sys.stdout) -> None:
     from rich.console import Console
+    from rich.padding import Padding
     from rich.text import Text
 
     console = Console(file=out, highlight=False, soft_wrap=False)
@@ -56,8 +40,8 @@ def print_hits(result: SearchResult, out: TextIO = sys.stdout) -> None:
             head.append(f" — {hit.section}", style="cyan")
         head.append(f"  ({hit.language}, {hit.kind})", style="dim")
         console.print(head)
-        console.print(Text(f"   {hit.citation}  ·  {hit.chunk_id}", style="green"))
-        console.print(_body(hit, result.query), crop=False)
+        console.print(Padding(Text(f"{hit.citation}  ·  {hit.chunk_id}", style="green"), (0, 0, 0, 3), expand=False))
+        console.print(Padding(_body(hit, highlights(hit)), (0, 0, 0, 3), expand=False))
         console.print()
 
 
@@ -81,26 +65,13 @@ def _indent(text: str) -> str:
     return "\n".join("   " + line for line in text.splitlines())
 
 
-def _body(hit: Hit, query: str):
+def _body(hit: Hit, spans: list[tuple[int, int]]):
     from rich.text import Text
 
-    text = Text(_indent(hit.text))
-    offset_map = _indent_offsets(hit.text)
-    for start, end in highlight_spans(hit.text, hit.language, query):
-        text.stylize("bold yellow", offset_map(start), offset_map(end))
+    text = Text(hit.text)
+    for start, end in spans:
+        text.stylize("bold yellow", start, end)
     return text
-
-
-def _indent_offsets(text: str):
-    """Map offsets in `text` to offsets in its indented form."""
-    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def mapped(pos: int) -> int:
-        import bisect
-
-        return pos + 3 * bisect.bisect_right(line_starts, pos)
-
-    return mapped
 
 
 def eval_table(report, show_misses: bool = True) -> str:

