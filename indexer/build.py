@@ -47,7 +47,8 @@ class IndexReport(BaseModel):
     failed: list[FileProblem]
     documents: int
     chunks: int
-    embedded: int = 0
+    embedded: int = 0  # passages with at least one newly computed vector
+    vectors_embedded: int = 0
     seconds: float = 0.0
     generation: Optional[str] = None
 
@@ -202,6 +203,8 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
     cache = EmbeddingCache(store.folder, embedder.dim)
     try:
         missing = cache.missing(keys)
+        missing_set = set(missing)
+        report.embedded = len({row for row, key in zip(view_rows, keys) if key in missing_set})
         batch = max(config.embedder.batch_size, 1) * 4
         progress("embedding", 0, len(missing))
         for start in range(0, len(missing), batch):
@@ -209,7 +212,7 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
             cache.put(part, embedder.embed_passages([texts_by_key[k] for k in part]))
             progress("embedding", min(start + batch, len(missing)), len(missing))
             fault_point("during-embedding")
-        report.embedded = len(missing)
+        report.vectors_embedded = len(missing)
 
         progress("writing index", 0, 1)
         vectors = cache.get(keys)

@@ -61,9 +61,9 @@ class KnowledgeBase:
     # -- index access ------------------------------------------------------------------
     @property
     def generation(self) -> Generation:
+        """The live generation; a newer one is picked up between calls. The one it replaces is
+        not closed here: a search still running on it finishes on it (SQLite closes on release)."""
         if self._generation is None or self._generation.folder.name != self.store.current_name():
-            if self._generation is not None:
-                self._generation.close()
             self._generation = self.store.open_current()
         return self._generation
 

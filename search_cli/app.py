@@ -187,6 +187,14 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, misses, as_j
         click.echo(render.eval_table(report, show_misses=misses))
 
 
+from search_cli.handout_cmd import handout  # noqa: E402
+cli.add_command(handout)
+
+
+from search_cli.maintain_cmd import add, remove, validate  # noqa: E402
+for command in (add, remove, validate): cli.add_command(command)
+
+
 def main() -> None:
     cli(prog_name="kb")
 

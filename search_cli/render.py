@@ -24,10 +24,10 @@ def markdown(result: SearchResult) -> str:
 
 def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO = sys.stdout) -> None:
     from rich.console import Console
-    from rich.padding import Padding
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=False)
+    # soft wrap: lines stay whole when piped; the terminal wraps them on screen
+    console = Console(file=out, highlight=False, soft_wrap=True)
     if not result.hits:
         console.print("No passages found. Try other words, or --lang all.")
         return
@@ -40,8 +40,8 @@ def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int,
             head.append(f" — {hit.section}", style="cyan")
         head.append(f"  ({hit.language}, {hit.kind})", style="dim")
         console.print(head)
-        console.print(Padding(Text(f"{hit.citation}  ·  {hit.chunk_id}", style="green"), (0, 0, 0, 3), expand=False))
-        console.print(Padding(_body(hit, highlights(hit)), (0, 0, 0, 3), expand=False))
+        console.print(Text(f"   {hit.citation}  ·  {hit.chunk_id}", style="green"))
+        console.print(_body(hit, highlights(hit)))
         console.print()
 
 
@@ -49,7 +49,7 @@ def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO = 
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False)
+    console = Console(file=out, highlight=False, soft_wrap=True)
     console.print(Text(this.title, style="bold cyan") + Text(f"  ({this.language}, {this.kind})", style="dim"))
     for hit in before:
         console.print(Text(f"   … {hit.citation}", style="dim"))
@@ -66,11 +66,19 @@ def _indent(text: str) -> str:
 
 
 def _body(hit: Hit, spans: list[tuple[int, int]]):
+    """The passage indented by three spaces, matched words highlighted."""
     from rich.text import Text
 
-    text = Text(hit.text)
-    for start, end in spans:
-        text.stylize("bold yellow", start, end)
+    text = Text()
+    offset = 0
+    for line in hit.text.split("\n"):
+        start = len(text) + 3
+        text.append("   " + line + "\n")
+        for a, b in spans:
+            if offset <= a < offset + len(line) + 1:
+                text.stylize("bold yellow", start + a - offset, start + b - offset)
+        offset += len(line) + 1
+    text.rstrip()
     return text
 
 

@@ -1,0 +1,288 @@
+"""Course handouts: a plan of themes and questions in, the best cited passages per theme out.
+
+Each theme's questions are searched; a passage's fit to a theme is the reciprocal rank it reaches
+for the theme's best-matching question, which makes fits comparable across themes whose questions
+score on different scales. Passages go to themes in order of fit (so a passage stays with the theme
+it fits best), each passage at most once; near-duplicates inside a theme collapse into the passage
+that fits better. Sources are numbered in order of first citation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
+
+from kb.errors import UsageError
+from kb.knowledge_base import MAX_QUERY_CHARS, MAX_TOP_K
+from kb.models import ID_PATTERN, Hit, Kind
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
+DocId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+SHINGLE = 3          # words per shingle when comparing passages
+NEAR_DUPLICATE = 0.6  # Jaccard similarity of shingle sets from which two passages count as one
+CONTAINED = 0.8       # share of the shorter passage's shingles found in the longer one
+
+
+# -- the plan ---------------------------------------------------------------------------------
+class Theme(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text
+    questions: list[Question] = Field(min_length=1)
+    passages: int = Field(default=3, ge=1, le=20, description="passages wanted for this theme")
+    lang: Optional[Literal["da", "nb", "en", "all"]] = None
+    kind: Optional[Kind] = None
+    documents: Optional[list[DocId]] = Field(default=None, min_length=1)
+
+    _where: str = PrivateAttr(default="")  # "plan.yaml:12", for errors found against the index
+
+
+class HandoutPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Text
+    audience: Text
+    intro: Optional[str] = None
+    language: Literal["da", "nb", "en"] = Field(default="da", description="language of the handout's own labels")
+    themes: list[Theme] = Field(min_length=1)
+
+
+def load_plan(path: Path) -> HandoutPlan:
+    """Read and validate a plan; every error is one line naming the file, line and field."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such plan file; see handouts/example.yaml for the format") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a folder, not a plan file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    try:
+        root = yaml.compose(raw, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{mark.line + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise UsageError(f"{path}:{where} not valid YAML ({problem}); check indentation and quoting") from None
+    if not isinstance(data, dict):
+        line = root.start_mark.line + 1 if root is not None else 1
+        raise UsageError(f"{path}:{line}: a plan is a mapping with title, audience and themes; see handouts/example.yaml")
+    try:
+        plan = HandoutPlan.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UsageError(f"{path}:{_line_of(root, err['loc'])}: {_describe(err, data)}") from None
+    for node, theme in zip(_child(root, "themes").value, plan.themes):
+        theme._where = f"{path}:{node.start_mark.line + 1}"
+    return plan
+
+
+def _child(node, key):
+    """The YAML node under `key` (a mapping key or a list index), or None."""
+    if isinstance(node, yaml.MappingNode) and isinstance(key, str):
+        return next((value for k, value in node.value if k.value == key), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key]
+    return None
+
+
+def _line_of(root, loc: tuple) -> int:
+    """1-based line of the deepest node on a pydantic error path (a missing field: its parent)."""
+    node = root
+    for key in loc:
+        child = _child(node, key)
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _describe(err: dict, data: dict) -> str:
+    loc = list(err["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] == "themes" and isinstance(loc[1], int):
+        item = data["themes"][loc[1]]
+        title = item.get("title") if isinstance(item, dict) else None
+        where = f"theme {loc[1] + 1}" + (f" ({title!r})" if isinstance(title, str) else "") + ", "
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc) or "themes"
+    if err["type"] == "missing":
+        return f"{where}field '{field}' is required"
+    if err["type"] == "extra_forbidden":
+        return f"{where}unknown field '{field}'; see handouts/example.yaml for the fields a plan takes"
+    if err["type"] == "string_type" and not isinstance(err.get("input"), (dict, list)):
+        return f"{where}field '{field}': YAML read {err['input']!r}, not text; put it in quotes"
+    return f"{where}field '{field}': {err['msg']}"
+
+
+# -- the handout --------------------------------------------------------------------------------
+class Citation(BaseModel):
+    """Where a passage is, and which entry of the source list holds its document."""
+
+    source: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    path: str
+    citation: str = Field(description="as `kb search` prints it: path:lines or path, pages")
+    line_start: int
+    line_end: int
+    page_start: Optional[int] = None
+    page_end: Optional[int] = None
+
+
+class Passage(BaseModel):
+    cite: Citation
+    language: str
+    text: str
+    collapsed: list[Citation] = Field(default_factory=list, description="near-duplicates shown only as references")
+
+
+class ThemeSection(BaseModel):
+    title: str
+    questions: list[str]
+    passages: list[Passage]
+
+
+class Source(BaseModel):
+    number: int
+    doc_id: str
+    title: str
+    language: str
+    kind: str
+    path: str
+    author: Optional[str] = None
+    publisher: Optional[str] = None
+    date: Optional[str] = None
+    origin: Optional[str] = None
+    source_file: Optional[str] = None
+
+
+class Handout(BaseModel):
+    title: str
+    audience: str
+    intro: Optional[str] = None
+    language: str
+    themes: list[ThemeSection]
+    sources: list[Source]
+
+
+@dataclass
+class _Candidate:
+    """A passage as one theme's questions found it."""
+
+    hit: Hit
+    best_rank: int
+    rank_sum: float  # reciprocal ranks over the theme's questions: more questions answered, better fit
+    best_score: float
+
+    def fit(self) -> tuple:
+        return (-1.0 / self.best_rank, -self.rank_sum, -self.best_score)
+
+
+def build_handout(kb, plan: HandoutPlan) -> Handout:
+    docs = {d["doc_id"]: d for d in kb.documents()}
+    for theme in plan.themes:
+        unknown = sorted(set(theme.documents or ()) - docs.keys())
+        if unknown:
+            where = f"{theme._where}: " if theme._where else ""
+            raise UsageError(
+                f"{where}theme {theme.title!r}, field 'documents': the index holds no {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(docs))}"
+            )
+    candidates = [_theme_candidates(kb, theme) for theme in plan.themes]
+    chosen = _assign(plan, candidates)
+
+    numbers: dict[str, int] = {}
+    sections = []
+    for theme, picks in zip(plan.themes, chosen):
+        passages = []
+        for hit, twins in picks:
+            cites = [_cite(h, numbers.setdefault(h.doc_id, len(numbers) + 1)) for h in (hit, *twins)]
+            passages.append(Passage(cite=cites[0], language=hit.language, text=hit.text, collapsed=cites[1:]))
+        sections.append(ThemeSection(title=theme.title, questions=list(theme.questions), passages=passages))
+    sources = [_source(number, docs[doc_id]) for doc_id, number in numbers.items()]
+    return Handout(title=plan.title, audience=plan.audience, intro=plan.intro, language=plan.language,
+                   themes=sections, sources=sources)
+
+
+def _theme_candidates(kb, theme: Theme) -> dict[str, _Candidate]:
+    k = min(MAX_TOP_K, max(10, 3 * theme.passages))  # room to skip passages taken or collapsed
+    found: dict[str, _Candidate] = {}
+    for question in theme.questions:
+        result = kb.search(question, k=k, lang=theme.lang, kind=theme.kind, doc_ids=theme.documents)
+        for hit in result.hits:
+            seen = found.get(hit.chunk_id)
+            if seen is None:
+                found[hit.chunk_id] = _Candidate(hit=hit, best_rank=hit.rank, rank_sum=1.0 / hit.rank, best_score=hit.score)
+            else:
+                seen.rank_sum += 1.0 / hit.rank
+                seen.best_score = max(seen.best_score, hit.score)
+                if hit.rank < seen.best_rank:
+                    seen.best_rank, seen.hit = hit.rank, hit
+    return found
+
+
+def _assign(plan: HandoutPlan, candidates: list[dict[str, _Candidate]]) -> list[list[tuple[Hit, list[Hit]]]]:
+    """Best fits first: each passage goes to one theme, near-duplicates in a theme collapse."""
+    pairs = sorted(
+        ((cand.fit(), t, chunk_id) for t, found in enumerate(candidates) for chunk_id, cand in found.items()),
+    )
+    chosen: list[list[tuple[Hit, list[Hit]]]] = [[] for _ in plan.themes]
+    shingles: dict[str, frozenset] = {}
+    used: set[str] = set()
+    for _, t, chunk_id in pairs:
+        if chunk_id in used:
+            continue
+        hit = candidates[t][chunk_id].hit
+        mine = shingles.setdefault(chunk_id, _shingles(hit.text))
+        twin = next((pick for pick in chosen[t] if _near_duplicate(mine, shingles[pick[0].chunk_id])), None)
+        if twin is not None:
+            twin[1].append(hit)
+        elif len(chosen[t]) < plan.themes[t].passages:
+            chosen[t].append((hit, []))
+        else:
+            continue  # this theme is full; another may still take the passage
+        used.add(chunk_id)
+    return chosen
+
+
+def _shingles(text: str) -> frozenset:
+    words = re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
+    if len(words) <= SHINGLE:
+        return frozenset([tuple(words)])
+    return frozenset(tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1))
+
+
+def _near_duplicate(a: frozenset, b: frozenset) -> bool:
+    common = len(a & b)
+    if not common:
+        return False
+    return common / len(a | b) >= NEAR_DUPLICATE or common / min(len(a), len(b)) >= CONTAINED
+
+
+def _cite(hit: Hit, source: int) -> Citation:
+    return Citation(
+        source=source, chunk_id=hit.chunk_id, doc_id=hit.doc_id, title=hit.title, section=hit.section,
+        path=hit.path, citation=hit.citation, line_start=hit.line_start, line_end=hit.line_end,
+        page_start=hit.page_start, page_end=hit.page_end,
+    )
+
+
+def _source(number: int, doc: dict) -> Source:
+    meta = json.loads(doc["meta_json"] or "{}")
+    return Source(
+        number=number, doc_id=doc["doc_id"], title=doc["title"], language=doc["language"], kind=doc["kind"],
+        path=doc["path"], **{key: meta.get(key) for key in ("author", "publisher", "date", "origin", "source_file")},
+    )

@@ -1,0 +1,132 @@
+"""Bad input through the CLI: non-zero exit, one line on stderr that says what to do, no traceback."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import run_kb
+
+QUERY = "hvordan opbygger vi tillid hos skeptiske borgere"
+
+
+def assert_one_line_error(run, *, usage: bool, mentions: tuple[str, ...] = ()) -> str:
+    run.assert_no_traceback()
+    assert run.exit_code != 0, run.output
+    if usage:
+        assert run.exit_code == 2, (run.exit_code, run.output)
+    assert run.stdout == "", run.stdout
+    lines = run.stderr_lines()
+    errors = [line for line in lines if line.startswith(("kb: error:", "Error:"))]
+    assert len(errors) == 1, run.stderr
+    error = errors[0]
+    if error.startswith("kb: error:"):
+        assert lines == [error], run.stderr  # our own errors are exactly one line
+    else:  # click usage errors: usage line, hint, the error
+        assert all(line.startswith(("Usage:", "Try ", "Error:")) for line in lines), run.stderr
+    for needle in mentions:
+        assert needle in error, (needle, error)
+    return error
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_empty_query_is_a_usage_error(fixture_kb, query):
+    error = assert_one_line_error(run_kb(fixture_kb, "search", query), usage=True)
+    assert error.startswith("kb: error:") and "empty" in error
+
+
+def test_huge_query_is_a_usage_error(fixture_kb):
+    query = "samskabelse " * 9000  # ~100 kB
+    assert len(query.encode()) > 100_000
+    error = assert_one_line_error(run_kb(fixture_kb, "search", query), usage=True)
+    assert error.startswith("kb: error:") and "characters" in error
+
+
+@pytest.mark.parametrize(
+    "args, mentions",
+    [
+        (["--lang", "de"], ("--lang", "de")),
+        (["--top-k", "0"], ("--top-k", "0")),
+        (["--top-k", "100000"], ("--top-k",)),
+        (["--top-k", "ti"], ("--top-k",)),
+        (["--mode", "fuzzy"], ("--mode",)),
+        (["--format", "xml"], ("--format",)),
+    ],
+)
+def test_bad_options_are_usage_errors(fixture_kb, args, mentions):
+    assert_one_line_error(run_kb(fixture_kb, "search", QUERY, *args), usage=True, mentions=mentions)
+
+
+def test_missing_query_is_a_usage_error(fixture_kb):
+    assert_one_line_error(run_kb(fixture_kb, "search"), usage=True, mentions=("QUERY",))
+
+
+def test_nonexistent_kb_folder(tmp_path):
+    missing = tmp_path / "nonexistent"
+    for args in (["search", QUERY], ["status"], ["index"]):
+        error = assert_one_line_error(run_kb(missing, *args), usage=False, mentions=(str(missing),))
+        assert error.startswith("kb: error:")
+    assert not missing.exists()  # nothing is created on the way
+    assert_one_line_error(run_kb("/nonexistent", "search", QUERY), usage=False, mentions=("/nonexistent",))
+
+
+def test_show_unknown_chunk_id(fixture_kb):
+    error = assert_one_line_error(run_kb(fixture_kb, "show", "no-such-id"), usage=False, mentions=("no-such-id",))
+    assert error.startswith("kb: error:")
+
+
+def test_show_known_chunk_id_works(fixture_kb):
+    run = run_kb(fixture_kb, "show", "tillid-i-praksis#1")
+    run.assert_no_traceback()
+    assert run.exit_code == 0 and run.stderr == ""
+
+
+def test_invalid_kb_toml_names_file_and_field(fixture_kb):
+    (fixture_kb / "kb.toml").write_text('[embedder]\nbackend = "word2vec"\n', encoding="utf-8")
+    error = assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "backend"))
+    assert error.startswith("kb: error:")
+    (fixture_kb / "kb.toml").write_text("[embedder\nbackend = 1\n", encoding="utf-8")
+    assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "TOML"))
+
+
+# -- corrupt index files --------------------------------------------------------------------------------
+
+def _live_generation(root):
+    name = (root / ".kb" / "CURRENT").read_text(encoding="utf-8").strip()
+    folder = root / ".kb" / name
+    assert folder.is_dir(), name
+    return folder
+
+
+def _truncate_dense(gen):
+    path = gen / "dense.faiss"
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _garbage_sqlite(gen):
+    (gen / "chunks.sqlite").write_bytes(b"this is not a database " * 400)
+
+
+def _garbage_manifest(gen):
+    (gen / "manifest.json").write_text("{ not json", encoding="utf-8")
+
+
+def _empty_dense(gen):
+    (gen / "dense.faiss").write_bytes(b"")
+
+
+@pytest.mark.parametrize("corrupt", [_truncate_dense, _empty_dense, _garbage_sqlite, _garbage_manifest],
+                         ids=["dense-truncated", "dense-empty", "sqlite-garbage", "manifest-garbage"])
+def test_corrupt_index_says_rebuild_and_rebuild_repairs(fixture_kb, corrupt):
+    corrupt(_live_generation(fixture_kb))
+    for args in (["search", QUERY], ["search", QUERY, "--json"], ["search", QUERY, "--mode", "dense"]):
+        error = assert_one_line_error(run_kb(fixture_kb, *args), usage=False, mentions=("kb index --rebuild",))
+        assert error.startswith("kb: error:")
+
+    run = run_kb(fixture_kb, "index", "--rebuild")
+    run.assert_no_traceback()
+    assert run.exit_code == 0, run.output
+    run = run_kb(fixture_kb, "search", QUERY, "--json", "-k", "1")
+    assert run.exit_code == 0, run.output
+    assert run.json()["results"][0]["doc_id"] == "tillid-i-praksis"

@@ -1,0 +1,203 @@
+"""Retrieval evaluation: metric arithmetic, labeled query files, and `kb eval` on the shipped set."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from conftest import run_kb
+from kb.errors import UsageError
+from kb.evaluate import aggregate, evaluate_ranked_docs, first_relevant_rank, is_answer, load_query_set, ndcg
+
+
+# -- metric arithmetic --------------------------------------------------------------------------------
+
+def test_single_query_second_rank():
+    m = aggregate([([False, True, False], 1)])
+    assert m.queries == 1
+    assert m.hit_at_1 == 0.0 and m.hit_at_5 == 1.0
+    assert m.mrr_at_10 == 0.5
+    assert m.ndcg_at_10 == pytest.approx(1 / math.log2(3), abs=1e-4)
+
+
+def test_ndcg_by_hand():
+    assert ndcg([True], 1) == 1.0
+    assert ndcg([False, True, False], 1) == pytest.approx(1 / math.log2(3))
+    # two relevant items found at ranks 1 and 3 of two relevant in all
+    assert ndcg([True, False, True], 2) == pytest.approx((1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
+    # one of three relevant items found, at rank 1
+    assert ndcg([True, False], 3) == pytest.approx(1 / (1 + 1 / math.log2(3) + 1 / math.log2(4)))
+    assert ndcg([False, False], 1) == 0.0
+    assert ndcg([], 0) == 0.0
+    # only the top 10 count
+    assert ndcg([False] * 10 + [True], 1) == 0.0
+
+
+def test_aggregate_averages_over_queries():
+    per_query = [
+        ([True], 1),                         # rank 1
+        ([False, True, False], 1),           # rank 2
+        ([False] * 5 + [True], 1),           # rank 6: not a hit@5, MRR 1/6
+        ([False] * 10 + [True], 1),          # rank 11: nothing
+    ]
+    m = aggregate(per_query)
+    assert m.queries == 4
+    assert m.hit_at_1 == 0.25
+    assert m.hit_at_5 == 0.5
+    assert m.mrr_at_10 == pytest.approx((1 + 0.5 + 1 / 6 + 0) / 4, abs=1e-4)
+    expected_ndcg = (1 + 1 / math.log2(3) + 1 / math.log2(7) + 0) / 4
+    assert m.ndcg_at_10 == pytest.approx(expected_ndcg, abs=1e-4)
+
+
+def test_aggregate_of_nothing_is_zero():
+    m = aggregate([])
+    assert (m.queries, m.hit_at_1, m.hit_at_5, m.mrr_at_10, m.ndcg_at_10) == (0, 0, 0, 0, 0)
+
+
+def test_first_relevant_rank():
+    assert first_relevant_rank([False, False, True, True]) == 3
+    assert first_relevant_rank([False]) is None
+
+
+def test_ranked_documents_against_qrels():
+    m = evaluate_ranked_docs({"q1": ["d2", "d1"], "q2": ["d9"]}, {"q1": {"d1"}, "q2": {"d3"}})
+    assert m.queries == 2 and m.mrr_at_10 == 0.25 and m.hit_at_5 == 0.5
+
+
+def test_is_answer_ignores_case_spacing_and_punctuation():
+    passage = "Som udgangspunkt er borgerne skeptiske, når kommunen inviterer til samskabelse.\n\nDerfor begynder ..."
+    assert is_answer(passage, ["som udgangspunkt er borgerne  SKEPTISKE når kommunen inviterer"])
+    assert not is_answer(passage, ["borgerne er glade for kommunen og alt hvad den gør"])
+
+
+# -- query files ------------------------------------------------------------------------------------
+
+GOOD = """\
+queries:
+  - id: en-01
+    lang: en
+    split: dev
+    query: "how do we build trust"
+    doc: tverskov-samskabelse-i-kommuner
+    answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]
+  - id: da-01
+    lang: da
+    query: "hvordan opbygger vi tillid"
+    doc: tverskov-samskabelse-i-kommuner
+    answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "queries.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_good_query_set(tmp_path):
+    qs = load_query_set(write(tmp_path, GOOD))
+    assert [q.id for q in qs.queries] == ["en-01", "da-01"]
+    assert qs.queries[1].split == "test"  # the default split
+
+
+@pytest.mark.parametrize(
+    "change, needles",
+    [
+        (lambda t: t.replace("    doc: tverskov-samskabelse-i-kommuner\n", "", 1), ["query 1", "en-01", "doc"]),
+        (lambda t: t.replace("lang: da", "lang: de"), ["query 2", "da-01", "lang"]),
+        (lambda t: t.replace('    answers: ["Derfor begynder', '    notes: ["Derfor begynder', 1), ["query 1", "en-01", "answers"]),
+        (lambda t: t.replace("split: dev", "split: train"), ["query 1", "en-01", "split"]),
+        (lambda t: t.replace("id: da-01", "id: en-01"), ["en-01", "twice"]),
+        (lambda t: t.replace('query: "how do we build trust"', 'query: "how do we build trust'), ["line", "YAML"]),
+        (lambda t: t.replace("    lang: en\n", "    lang: en\n    lnag: en\n", 1), ["query 1", "en-01", "lnag"]),
+        (lambda _t: "queries: []\n", ["queries"]),
+        (lambda _t: "- just a list\n", ["queries"]),
+    ],
+    ids=["missing-doc", "bad-lang", "missing-answers", "bad-split", "duplicate-id", "invalid-yaml",
+         "unknown-field", "no-queries", "not-a-mapping"],
+)
+def test_bad_query_files_raise_usage_error_naming_query_and_field(tmp_path, change, needles):
+    path = write(tmp_path, change(GOOD))
+    with pytest.raises(UsageError) as info:
+        load_query_set(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "\n" not in message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def test_missing_query_file(tmp_path):
+    with pytest.raises(UsageError, match="no such query file"):
+        load_query_set(tmp_path / "nope.yaml")
+
+
+def test_shipped_query_set_loads():
+    from conftest import SHIPPED_EVAL
+
+    qs = load_query_set(SHIPPED_EVAL / "queries.yaml")
+    assert len(qs.queries) == 72
+    assert {q.lang for q in qs.queries} == {"en", "da", "nb"}
+
+
+# -- kb eval on the shipped corpus --------------------------------------------------------------------
+
+ROW = re.compile(r"^(all|da|en|nb)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", re.M)
+
+
+def test_kb_eval_prints_a_table(shipped_kb):
+    run = run_kb(shipped_kb, "eval", "--no-misses")
+    run.assert_no_traceback()
+    assert run.exit_code == 0, run.output
+    lines = run.stdout.splitlines()
+    assert lines[0] == "mode: hybrid"
+    assert lines[1].split() == ["queries", "hit@1", "hit@5", "MRR@10", "nDCG@10"]
+    rows = {m.group(1): [int(m.group(2))] + [float(x) for x in m.group(3, 4, 5, 6)] for m in ROW.finditer(run.stdout)}
+    assert set(rows) == {"all", "da", "en", "nb"}
+    assert rows["all"][0] == 72 and rows["da"][0] == rows["en"][0] == rows["nb"][0] == 24
+    for name, (_n, hit1, hit5, mrr, ndcg10) in rows.items():
+        assert 0 <= hit1 <= hit5 <= 1 and 0 <= mrr <= 1 and 0 <= ndcg10 <= 1, name
+        assert hit1 <= mrr, name
+    # a floor far below what the shipped pipeline reaches: catches a broken retriever, not a tuning change
+    assert rows["all"][2] >= 0.5 and rows["all"][3] >= 0.4, rows["all"]
+    assert "not first" not in run.stdout
+
+
+def test_kb_eval_json_split_and_misses(shipped_kb):
+    run = run_kb(shipped_kb, "eval", "--split", "dev", "--json")
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.stdout)
+    assert report["mode"] == "hybrid"
+    assert report["overall"]["queries"] == 36
+    assert sorted(report["by_language"]) == ["da", "en", "nb"]
+    assert all(m["queries"] == 12 for m in report["by_language"].values())
+    ids = {miss["id"] for miss in report["misses"]}
+    assert all(int(i.split("-")[1]) % 2 == 1 for i in ids)  # dev = odd ids
+    assert "en-01" not in ids  # the trust question is answered first
+
+
+def test_kb_eval_lexical_mode_and_custom_file(shipped_kb, tmp_path):
+    path = write(tmp_path, GOOD)
+    run = run_kb(shipped_kb, "eval", str(path), "--mode", "lexical", "--json")
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.stdout)
+    assert report["mode"] == "lexical" and report["overall"]["queries"] == 2
+
+
+def test_kb_eval_errors_are_one_line(shipped_kb, tmp_path):
+    path = write(tmp_path, GOOD.replace("lang: da", "lang: de"))
+    run = run_kb(shipped_kb, "eval", str(path))
+    run.assert_no_traceback()
+    assert run.exit_code == 2 and run.stdout == ""
+    (line,) = run.stderr_lines()
+    assert line.startswith("kb: error:") and "da-01" in line and "lang" in line
+
+    path = write(tmp_path, GOOD.replace("doc: tverskov-samskabelse-i-kommuner", "doc: no-such-doc"))
+    run = run_kb(shipped_kb, "eval", str(path))
+    run.assert_no_traceback()
+    assert run.exit_code != 0
+    (line,) = run.stderr_lines()
+    assert line.startswith("kb: error:") and "no-such-doc" in line

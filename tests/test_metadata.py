@@ -1,0 +1,182 @@
+"""Broken corpus files: one clear line per file, non-zero exit, the rest still indexed."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FIXTURE_DOCS, index_summary, md_doc, run_kb
+
+BODY = (
+    "# Borgermøder\n\nKommunen holder borgermøder i forsamlingshuset, hvor borgere, foreninger og "
+    "medarbejdere taler om nye løsninger for ældre, der føler sig ensomme i landsbyerne.\n"
+)
+
+# Lines `kb index` may write to stderr; anything else (a traceback, a continuation line) is a failure.
+STDERR_PREFIXES = ("kb: skipped ", "added ", "embedding:", "writing index:")
+
+BAD_DOCS = {
+    "missing-language": (
+        "mangler.md",
+        "---\nid: mangler-sprog\ntitle: Uden sprog\nkind: guidance\n---\n" + BODY,
+        ["language"],
+    ),
+    "wrong-language": (
+        "tysk.md",
+        md_doc("tysk-dokument", BODY, language="de"),
+        ["language", "'da', 'nb' or 'en'"],
+    ),
+    "bad-id": (
+        "bad-id.md",
+        md_doc("Bad ID!", BODY),
+        ["id"],
+    ),
+    "bad-kind": (
+        "bad-kind.md",
+        md_doc("forkert-type", BODY, kind="blogpost"),
+        ["kind"],
+    ),
+    "invalid-yaml": (
+        "yaml.md",
+        "---\nid: yaml-fejl\ntitle: [Ufærdig liste\nlanguage: da\nkind: guidance\n---\n" + BODY,
+        ["YAML"],
+    ),
+    "case-without-municipality": (
+        "cases/case.md",
+        md_doc("borgerbudget-case", BODY, kind="case",
+               extra="country: DK\nyear: 2021\npolicy_area: ældre\nparticipants: [borgere, kommune]\n"
+                     "summary: Borgerbudget i landsbyerne.\n"),
+        ["municipality"],
+    ),
+    "sidecar-missing-title": (
+        "sidecar.txt",  # the problem is reported against the sidecar that holds the fields
+        None,  # written below with its sidecar
+        ["title"],
+    ),
+}
+
+
+def _write_bad(root, name, content):
+    path = root / "corpus" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if content is None:
+        path.write_text(BODY.replace("# Borgermøder\n\n", ""), encoding="utf-8")
+        path.with_name("sidecar.meta.yaml").write_text("id: sidecar-doc\nlanguage: da\nkind: report\n", encoding="utf-8")
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _problem_lines(run, rel_path: str) -> list[str]:
+    return [line for line in run.stderr_lines() if rel_path in line]
+
+
+def _assert_good_docs_searchable(root):
+    run = run_kb(root, "search", "volunteers in the local community", "--json", "-k", "5")
+    assert run.exit_code == 0, run.output
+    found = {hit["doc_id"] for hit in run.json()["results"]}
+    assert {"tillid-i-praksis", "frivillige-partnere", "measuring-impact"} <= found
+
+
+@pytest.mark.parametrize("case", list(BAD_DOCS))
+def test_bad_metadata_is_one_line_naming_file_and_field(make_kb, case):
+    name, content, expected = BAD_DOCS[case]
+    root = make_kb(FIXTURE_DOCS)
+    _write_bad(root, name, content)
+    rel = "corpus/sidecar.meta.yaml" if name == "sidecar.txt" else f"corpus/{name}"
+
+    run = run_kb(root, "index")
+    run.assert_no_traceback()
+    assert run.exit_code != 0, run.output
+    lines = _problem_lines(run, rel)
+    assert len(lines) == 1, run.stderr
+    line = lines[0]
+    assert line.startswith("kb: skipped "), line
+    for needle in expected:
+        assert needle in line, (needle, line)
+    for other in run.stderr_lines():
+        assert other.startswith(STDERR_PREFIXES), f"unexpected stderr line {other!r} in\n{run.stderr}"
+    # the three good documents went in regardless
+    summary = index_summary(run)
+    assert summary["documents"] == 3 and summary["added"] == 3
+    _assert_good_docs_searchable(root)
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("empty.txt", b"", "no text"),
+        ("blank.md", md_doc("blank-doc", "\n\n   \n").encode(), "no text"),
+        ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "binary"),
+        ("latin1.txt", "Samskabelse på tværs af sektorer og foreninger i Århus\n".encode("latin-1"), "UTF-8"),
+        ("latin1-front.md", md_doc("latin-doc", "Ældre borgere og frivillige mødes i forsamlingshuset.\n").encode("latin-1"), "UTF-8"),
+    ],
+)
+def test_unreadable_files_get_a_clear_message_naming_the_file(make_kb, name, content, expected):
+    root = make_kb(FIXTURE_DOCS)
+    path = root / "corpus" / name
+    path.write_bytes(content)
+    if path.suffix == ".txt":
+        path.with_name(path.stem + ".meta.yaml").write_text(
+            f"id: {path.stem.replace('1', '-one')}\ntitle: Fil\nlanguage: da\nkind: other\n", encoding="utf-8"
+        )
+    run = run_kb(root, "index")
+    run.assert_no_traceback()
+    assert run.exit_code != 0, run.output
+    lines = _problem_lines(run, f"corpus/{name}")
+    assert len(lines) == 1, run.stderr
+    assert expected in lines[0], lines[0]
+    for other in run.stderr_lines():
+        assert other.startswith(STDERR_PREFIXES), f"unexpected stderr line {other!r}"
+    assert index_summary(run)["documents"] == 3
+    _assert_good_docs_searchable(root)
+
+
+def test_duplicate_id_is_reported_naming_both_files(make_kb):
+    root = make_kb({**FIXTURE_DOCS, "copy.md": md_doc("measuring-impact", BODY, title="Anden titel")})
+    run = run_kb(root, "index")
+    run.assert_no_traceback()
+    assert run.exit_code != 0
+    problem = [line for line in run.stderr_lines() if line.startswith("kb: skipped ")]
+    assert len(problem) == 1 and "measuring-impact" in problem[0]
+    assert "corpus/copy.md" in problem[0] and "corpus/measure.md" in problem[0]
+    assert index_summary(run)["documents"] == 3
+
+
+def test_status_lists_problem_files(make_kb):
+    root = make_kb(FIXTURE_DOCS)
+    _write_bad(root, "tysk.md", md_doc("tysk-dokument", BODY, language="de"))
+    run_kb(root, "index")
+    run = run_kb(root, "status")
+    assert run.exit_code == 0, run.output
+    problems = [line for line in run.stdout.splitlines() if line.startswith("problem")]
+    assert len(problems) == 1 and "corpus/tysk.md" in problems[0] and "language" in problems[0]
+
+
+def test_a_broken_file_keeps_its_previously_indexed_version(make_kb):
+    """File named after its id: breaking the metadata keeps the old passages searchable."""
+    docs = {name: text for name, text in FIXTURE_DOCS.items() if name != "measure.md"}
+    root = make_kb(docs | {"measuring-impact.md": FIXTURE_DOCS["measure.md"]})
+    assert run_kb(root, "index").exit_code == 0
+    path = root / "corpus" / "measuring-impact.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("language: en", "language: de"), encoding="utf-8")
+    run = run_kb(root, "index")
+    assert run.exit_code != 0
+    assert index_summary(run)["removed"] == 0
+    _assert_good_docs_searchable(root)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="indexer/build.py make_plan: a file that fails to load is remembered by its file stem "
+    "(failed_ids.add(path.stem)) instead of the doc id previously indexed from that path, so when "
+    "the file name differs from the id the document is removed from the index instead of kept",
+)
+def test_a_broken_file_named_differently_from_its_id_keeps_its_previous_version(make_kb):
+    root = make_kb(FIXTURE_DOCS)  # measure.md holds id measuring-impact
+    assert run_kb(root, "index").exit_code == 0
+    path = root / "corpus" / "measure.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("language: en", "language: de"), encoding="utf-8")
+    run = run_kb(root, "index")
+    assert run.exit_code != 0
+    assert index_summary(run)["removed"] == 0, run.stderr
+    _assert_good_docs_searchable(root)

