@@ -451,6 +451,7 @@ def _merge_small(text: str, spans: list[tuple[str, int, int, str]]) -> list[tupl
 
 def _squash_blank_runs(text: str) -> str:
     """Blanked furniture and scrape spacing leave runs of white space; keep paragraph breaks."""
+    text = re.sub(r"(\w)-\n\s*([a-zæøå])", r"\1\2", text)  # a word hyphenated across a layout break
     text = re.sub(r"[^\S\n]{3,}", "\n\n", text)
     text = re.sub(r"[^\S\n]+\n", "\n", text)
     return re.sub(r"\n\s*\n\s*(\n\s*)+", "\n\n", text).strip()

@@ -147,6 +147,20 @@ def status(ctx) -> None:
     click.echo(report.render())
 
 
+@cli.command()
+@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 200))
+@click.option("--lang", type=click.Choice(LANG_CHOICES), default="all", show_default=True)
+@click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True)
+@click.pass_context
+def shell(ctx, top_k: int, lang: str, mode: str) -> None:
+    """Ask several questions in a row with the model and index kept loaded."""
+    from search_cli.shell import run_shell
+
+    kb = open_kb(ctx)
+    kb.embedder  # load the encoder up front, so the first answer is as quick as the rest
+    run_shell(kb, top_k, lang, mode)
+
+
 @cli.command(name="eval")
 @click.argument("queries_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--beir", "beir_dir", type=click.Path(file_okay=False), help="Evaluate on a BEIR-format folder instead.")
