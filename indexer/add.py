@@ -145,11 +145,7 @@ def _add_file(
     suffix = source.suffix.lower()
     front_matter = None
     if suffix in TEXT_SUFFIXES:
-        try:
-            raw = read_text_file(source, label)
-        except OSError as exc:
-            raise CorpusError(f"{label}: cannot read it ({exc.strerror or exc}); check its permissions") from None
-        text = raw
+        text = raw = _read_text(source, label)
         if suffix == ".md":
             front_matter, text = split_front_matter(raw, label)
             if front_matter is not None and not isinstance(front_matter, dict):
@@ -192,7 +188,7 @@ def _add_file(
     target = folder / f"{meta.id}{suffix}"
     if front_matter is not None:
         # Front matter stays the metadata; it is rewritten only if options or defaults added to it.
-        body = source.read_bytes() if fields == front_matter else _with_front_matter(meta, text).encode("utf-8")
+        body = _read_bytes(source, label) if fields == front_matter else _with_front_matter(meta, text).encode("utf-8")
         outputs = {target: body}
     else:
         outputs = {sidecar_path(target): _meta_yaml(meta).encode("utf-8"), target: _read_bytes(source, label)}
@@ -210,7 +206,7 @@ def _sidecar_fields(source: Path) -> dict:
     if not sidecar.is_file():
         return {}
     try:
-        data = yaml.safe_load(read_text_file(sidecar, str(sidecar)))
+        data = yaml.safe_load(_read_text(sidecar, str(sidecar)))
     except yaml.YAMLError as exc:
         raise CorpusError(f"{sidecar}: is not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
@@ -230,6 +226,13 @@ def _meta_yaml(meta) -> str:
 def _with_front_matter(meta, body: str) -> str:
     # `body` has the old front matter blanked to spaces and newlines; drop those lines.
     return f"---\n{_meta_yaml(meta)}---\n\n{_LEADING_BLANK_LINES.sub('', body)}"
+
+
+def _read_text(path: Path, label: str) -> str:
+    try:
+        return read_text_file(path, label)
+    except OSError as exc:
+        raise CorpusError(f"{label}: cannot read it ({exc.strerror or exc}); check its permissions") from None
 
 
 def _read_bytes(source: Path, label: str) -> bytes:

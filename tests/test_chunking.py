@@ -22,6 +22,15 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+def dehyphenate(text: str) -> str:
+    """A word hyphenated across a layout break ("hvil-\n\nke") is one word in a passage."""
+    return re.sub(r"(\w)-\n\s*([a-zæøå])", r"\1\2", text)
+
+
+def slice_words(text: str, start: int, end: int) -> list[str]:
+    return words(dehyphenate(text[start:end]))
+
+
 def is_subsequence(needle: list[str], haystack: list[str]) -> bool:
     it = iter(haystack)
     return all(any(w == h for h in it) for w in needle)
@@ -38,7 +47,7 @@ class Seed:
 
     def body(self, chunk) -> str:
         """The chunk text without a lead-in carried over from an earlier piece."""
-        if words(chunk.text) == words(self.cleaned[chunk.char_start:chunk.char_end]):
+        if words(chunk.text) == slice_words(self.cleaned, chunk.char_start, chunk.char_end):
             return chunk.text
         lead, sep, rest = chunk.text.partition(LEAD_SEPARATOR)
         assert sep, f"{chunk.chunk_id}: text does not match its source slice: {chunk.text[:120]!r}"
@@ -84,11 +93,10 @@ def test_chunk_words_come_from_the_source_slice_at_its_offsets(seeds):
     for seed, chunk in all_chunks(seeds):
         assert 0 <= chunk.char_start < chunk.char_end <= len(seed.source), chunk.chunk_id
         body = seed.body(chunk)
-        source_slice = seed.source[chunk.char_start:chunk.char_end]
         # every word of the passage is in the file at those offsets, in order
-        assert is_subsequence(words(body), words(source_slice)), chunk.chunk_id
+        assert is_subsequence(words(body), slice_words(seed.source, chunk.char_start, chunk.char_end)), chunk.chunk_id
         # and nothing of the cleaned slice is lost
-        assert words(body) == words(seed.cleaned[chunk.char_start:chunk.char_end]), chunk.chunk_id
+        assert words(body) == slice_words(seed.cleaned, chunk.char_start, chunk.char_end), chunk.chunk_id
 
 
 def test_carried_lead_in_is_the_sentence_that_introduces_the_list(seeds):
@@ -183,7 +191,7 @@ def test_markdown_headings_and_front_matter(tmp_path):
         assert "language:" not in chunk.text and "---" not in chunk.text
         assert not chunk.text.lstrip().startswith("#")
         # offsets and lines point into the file itself, front matter included
-        assert words(chunk.text) == words(source[chunk.char_start:chunk.char_end])
+        assert words(chunk.text) == slice_words(source, chunk.char_start, chunk.char_end)
         assert lines[chunk.line_start - 1].strip() and lines[chunk.line_start - 1].split()[0] == chunk.text.split()[0]
     assert chunks[0].line_start == 9  # the front matter and heading take lines 1-8
 
