@@ -65,7 +65,7 @@ class IndexPlan:
     documents: list[PlannedDocument] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[FileProblem] = field(default_factory=list)
-    previous: dict[str, str] = field(default_factory=dict)  # doc_id -> index hash
+    previous: dict[str, tuple[str, str]] = field(default_factory=dict)  # doc_id -> (index hash, path)
 
     def count(self, state: DocState) -> int:
         return sum(1 for d in self.documents if d.state == state)
@@ -76,33 +76,38 @@ def settings_fingerprint(config: KBConfig) -> str:
 
 
 def index_hash(doc: Document, fingerprint: str) -> str:
-    return hashlib.sha256(f"{doc.content_hash}\n{fingerprint}".encode()).hexdigest()
+    """Changes with the text, the metadata, the file's place (citations name it) and the settings."""
+    return hashlib.sha256(f"{doc.content_hash}\n{doc.path}\n{fingerprint}".encode()).hexdigest()
 
 
-def previous_documents(store: IndexStore) -> dict[str, str]:
+def previous_documents(store: IndexStore) -> dict[str, tuple[str, str]]:
+    """doc_id -> (index hash, path) of the live index."""
     try:
         gen = store.open_current()
     except (IndexMissing, IndexOutdated):
         return {}
     try:
-        return dict(gen.db.execute("SELECT doc_id, index_hash FROM documents"))
+        return {doc_id: (digest, path) for doc_id, digest, path in gen.db.execute("SELECT doc_id, index_hash, path FROM documents")}
     finally:
         gen.close()
 
 
-def make_plan(paths: KBPaths, config: KBConfig, previous: dict[str, str]) -> IndexPlan:
+def make_plan(paths: KBPaths, config: KBConfig, previous: dict[str, tuple[str, str]]) -> IndexPlan:
     """Load every corpus file and sort documents into new / changed / unchanged / removed."""
     plan = IndexPlan(previous=previous)
     fingerprint = settings_fingerprint(config)
     seen_ids: dict[str, str] = {}
     seen_content: dict[str, str] = {}
     failed_ids: set[str] = set()
+    id_of_path = {old_path: doc_id for doc_id, (_digest, old_path) in previous.items()}
     for path in discover(paths.corpus):
         try:
             doc = load_document(path, paths.root)
         except CorpusError as exc:
-            plan.failed.append(FileProblem(path=str(path.relative_to(paths.root)), message=str(exc)))
-            failed_ids.add(path.stem)
+            rel = path.relative_to(paths.root).as_posix()
+            plan.failed.append(FileProblem(path=rel, message=str(exc)))
+            if rel in id_of_path:
+                failed_ids.add(id_of_path[rel])
             continue
         if doc.meta.id in seen_ids:
             plan.failed.append(FileProblem(path=doc.path, message=f"{doc.path}: id '{doc.meta.id}' is already used by {seen_ids[doc.meta.id]}; give it another id"))
@@ -115,10 +120,10 @@ def make_plan(paths: KBPaths, config: KBConfig, previous: dict[str, str]) -> Ind
         seen_content[text_hash] = doc.path
         digest = index_hash(doc, fingerprint)
         old = previous.get(doc.meta.id)
-        state: DocState = "new" if old is None else ("unchanged" if old == digest else "changed")
+        state: DocState = "new" if old is None else ("unchanged" if old[0] == digest else "changed")
         plan.documents.append(PlannedDocument(doc, digest, state))
     # A file that broke keeps its previously indexed version rather than vanishing.
-    kept = set(seen_ids) | {i for i in failed_ids if i in previous}
+    kept = set(seen_ids) | failed_ids
     plan.removed = sorted(set(previous) - kept)
     return plan
 

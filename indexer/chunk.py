@@ -37,7 +37,7 @@ TINY_WORDS = 12  # a passage under this joins its neighbour
 ABBREVIATIONS = frozenset(
     """fx f.eks bl.a osv mv m.v m.fl mfl ca jf jfr dvs evt nr pga p.g.a mht m.h.t
     etc inkl ekskl iflg ift i.f.t ifm i.f.m s kr pct vedr hhv bla t.d t.eks mm m.m
-    pkt tlf kap ang gl el o.l ol sml dr prof mr mrs e.g i.e vs""".split()
+    pkt tlf kap ang gl el o.l ol sml dr prof mr mrs e.g i.e vs kl""".split()
 )
 
 _BULLET = re.compile(r"^\s*(?:[-•▪■✓✔*–·o]\s+|\d{1,2}[.)]\s+|[a-z][.)]\s+)")
@@ -96,6 +96,7 @@ def _strip_markup(text: str) -> str:
     """Markdown emphasis and slide glyphs are layout, not words."""
     text = re.sub(r"\*{1,3}([^*\n]+?)\*{1,3}", r"\1", text)
     text = re.sub(r"(?m)^(\s*)[■▪]\s*", r"\1", text)
+    text = re.sub(r"(?m)^#{1,6}\s+", "", text)  # a heading merged into a passage is just its words
     text = re.sub(r"\s*<\d+>\s*$", "", text)  # slide continuation marks like "<2>"
     return text
 
@@ -286,7 +287,7 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     start = 0
     for match in _SENTENCE_END.finditer(text):
         before = text[start : match.start() + 1]
-        last_word = before.rsplit(None, 1)[-1].rstrip(".!?…\"»”')]").lower() if before.split() else ""
+        last_word = before.rsplit(None, 1)[-1].strip(".!?…\"»”'()[]«“").lower() if before.split() else ""
         if last_word in ABBREVIATIONS or re.fullmatch(r"\w", last_word or "x!"):
             continue
         end = match.start() + len(match.group().rstrip())
@@ -295,6 +296,20 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     if text[start:].strip():
         spans.append((offset + start, offset + len(text.rstrip())))
     return spans
+
+
+def _word_windows(text: str, start: int, end: int, size: int) -> list[tuple[int, int, int]]:
+    """(start, end, words) parts of a sentence; a run-on sentence longer than `size` words is
+    cut at word boundaries so no passage outgrows what the encoder reads."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    if len(words) <= size:
+        return [(start, end, _word_count(text[start:end]))]
+    parts = []
+    for i in range(0, len(words), size):
+        chunk = words[i : i + size]
+        a, b = start + chunk[0].start(), start + chunk[-1].end()
+        parts.append((a, b, _word_count(text[a:b])))
+    return parts
 
 
 def _pieces(unit: Unit) -> list[tuple[int, int, str]]:
@@ -316,8 +331,8 @@ def _pieces(unit: Unit) -> list[tuple[int, int, str]]:
                 offset += len(line) + 1
             continue
         for start, end in split_sentences(block.text, block.start):
-            sentence = block.text[start - block.start : end - block.start]
-            segments.append((start, end, False, _word_count(sentence)))
+            for part in _word_windows(block.text, start - block.start, end - block.start, PIECE_WORDS):
+                segments.append((block.start + part[0], block.start + part[1], False, part[2]))
         if block.lead_in and segments:
             lead = block.text[segments[-1][0] - block.start : segments[-1][1] - block.start]
     pieces: list[tuple[int, int, str]] = []

@@ -36,9 +36,8 @@ LINE_RULES: tuple[LineRule, ...] = (
     LineRule(
         "contact",
         re.compile(
-            r"^\s*(kontakt(perso[nr])? [A-ZÆØÅ][\w .'-]{0,40}|portrætbillede\b.{0,60}"
-            r"|portrettbilde\b.{0,60}|har du spørsmål til .{0,80}\?|har du spørgsmål til .{0,80}\?)\s*$",
-            re.IGNORECASE,
+            r"^\s*((?i:kontakt(?:perso[nr])?) [A-ZÆØÅ][\w.'-]*(?: [A-ZÆØÅ][\w.'-]*){0,3}"
+            r"|(?i:portrætbillede|portrettbilde)\b.{0,60}|(?i:har du spørsmål til|har du spørgsmål til) .{0,80}\?)\s*$"
         ),
         "contact blurbs and portrait captions",
     ),

@@ -43,7 +43,9 @@ def format_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "metadata"
-        parts.append(f"field '{field}': {err['msg']}")
+        given = err.get("input")
+        shown = f" (got {given!r})" if err["type"] not in ("missing", "extra_forbidden") and isinstance(given, (str, int, float)) else ""
+        parts.append(f"field '{field}': {err['msg']}{shown}")
     return "; ".join(parts)
 
 

@@ -119,7 +119,7 @@ class KnowledgeBase:
         if mode != "lexical":
             self._check_encoder()
         allowed = self._allowed_rows(gen, None if lang == "all" else lang, kind, doc_ids)
-        if allowed is not None and len(allowed) == 0:
+        if gen.manifest.chunks == 0 or (allowed is not None and len(allowed) == 0):
             return SearchResult(query=text, model=self.model_name, mode=mode, hits=[])
 
         from kb import retrieve

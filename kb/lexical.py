@@ -144,11 +144,14 @@ class LexicalIndex:
         import bm25s
 
         splitter = Decompounder.from_texts(texts)
+        stop = {lang: sorted(stopwords(lang)) for lang in QUERY_LANGUAGES}
+        if not texts:
+            empty = np.empty(0, dtype=np.float32)
+            return cls(empty, empty.astype(np.int32), np.zeros(1, dtype=np.int32), {}, splitter, stop)
         corpus_tokens = [analyze(t, lang, splitter) for t, lang in zip(texts, languages)]
         retriever = bm25s.BM25(k1=1.2, b=0.75)
         retriever.index(_as_ids(corpus_tokens), show_progress=False)
         scores = retriever.scores
-        stop = {lang: sorted(stopwords(lang)) for lang in QUERY_LANGUAGES}
         return cls(scores["data"], scores["indices"], scores["indptr"], retriever.vocab_dict, splitter, stop)
 
     def save(self, folder: Path) -> None:

@@ -41,12 +41,16 @@ class DocumentMeta(BaseModel):
     participants: list[str] = Field(default_factory=list)
     summary: Optional[str] = None
 
-    @field_validator("date")
+    @field_validator("date", mode="before")
     @classmethod
-    def _iso_date(cls, value: Optional[str]) -> Optional[str]:
+    def _iso_date(cls, value: object) -> Optional[str]:
+        # YAML reads an unquoted 2024-05-01 as a date and 2024 as a number: both are fine
         if value is None:
             return value
-        value = str(value)
+        if isinstance(value, (dt.date, int)) and not isinstance(value, bool):
+            value = value.isoformat() if isinstance(value, dt.date) else str(value)
+        if not isinstance(value, str):
+            raise ValueError("must be an ISO date: YYYY, YYYY-MM or YYYY-MM-DD")
         for fmt in ("%Y-%m-%d", "%Y-%m", "%Y"):
             try:
                 dt.datetime.strptime(value, fmt)

@@ -7,6 +7,8 @@ import time
 
 import click
 
+from kb.models import KINDS
+
 from kb.errors import KBError
 
 LANG_CHOICES = ("da", "nb", "en", "all")
@@ -73,6 +75,8 @@ def run_index(ctx: click.Context, rebuild: bool):
         report = build_index(paths, load_config(paths), rebuild=rebuild, progress=update)
     for problem in report.failed:
         click.echo(f"kb: skipped {problem.message}", err=True)
+    if report.documents == 0:
+        click.echo("kb: the corpus has no documents yet: add files with `kb add PATH` (see README)", err=True)
     click.echo(
         f"added {report.added}, changed {report.changed}, removed {report.removed}, unchanged {report.unchanged} "
         f"· {report.documents} documents, {report.chunks} passages ({report.embedded} embedded) in {report.seconds:.1f} s",
@@ -95,7 +99,7 @@ def index(ctx: click.Context, rebuild: bool) -> None:
 @click.argument("query", nargs=-1, required=True)
 @click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 200), help="Number of passages.")
 @click.option("--lang", type=click.Choice(LANG_CHOICES), default="all", show_default=True, help="Only passages in this language.")
-@click.option("--kind", help="Only documents of this kind (guidance, manifesto, course-offer, slides, case, ...).")
+@click.option("--kind", type=click.Choice(KINDS), help="Only documents of this kind.")
 @click.option("--doc", "doc_ids", multiple=True, metavar="DOC_ID", help="Only these documents (repeatable).")
 @click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True, help="Retrieval: fused, vectors only, or BM25 only.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "md")), default="text", show_default=True, help="Output format.")

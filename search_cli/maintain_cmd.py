@@ -9,10 +9,12 @@ from pathlib import Path
 
 import click
 
+from kb.models import KINDS
+
 
 @click.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--kind", help="Kind of document: guidance, manifesto, course-offer, slides, case, report, article, other.")
+@click.option("--kind", type=click.Choice(KINDS), help="Kind of document.")
 @click.option("--lang", type=click.Choice(("da", "nb", "en")), help="Language (default: detected from the text).")
 @click.option("--title", help="Title (default: front matter, first heading, or file name).")
 @click.pass_context

@@ -22,12 +22,12 @@ def markdown(result: SearchResult) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO = sys.stdout) -> None:
+def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO | None = None) -> None:
     from rich.console import Console
     from rich.text import Text
 
     # soft wrap: lines stay whole when piped; the terminal wraps them on screen
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
     if not result.hits:
         console.print("No passages found. Try other words, or --lang all.")
         return
@@ -45,11 +45,11 @@ def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int,
         console.print()
 
 
-def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO = sys.stdout) -> None:
+def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO | None = None) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
     console.print(Text(this.title, style="bold cyan") + Text(f"  ({this.language}, {this.kind})", style="dim"))
     for hit in before:
         console.print(Text(f"   … {hit.citation}", style="dim"))

@@ -130,3 +130,16 @@ def test_corrupt_index_says_rebuild_and_rebuild_repairs(fixture_kb, corrupt):
     run = run_kb(fixture_kb, "search", QUERY, "--json", "-k", "1")
     assert run.exit_code == 0, run.output
     assert run.json()["results"][0]["doc_id"] == "tillid-i-praksis"
+
+
+def test_a_corpus_without_usable_documents_gives_only_kb_messages(tmp_path):
+    from conftest import md_doc, run_kb_process, write_corpus
+
+    root = write_corpus(tmp_path / "kb", {"tysk.md": md_doc("tysk-dokument", "Hallo Welt.\n", language="de")})
+    proc = run_kb_process(root, "index")
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert all(line.startswith(("kb: ", "added ", "embedding:", "writing index:")) for line in lines), proc.stderr
+    proc = run_kb_process(root, "search", QUERY, "--json")
+    assert proc.returncode == 0 and '"results": []' in proc.stdout
+    assert proc.stderr == "", proc.stderr

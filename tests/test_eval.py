@@ -80,12 +80,12 @@ queries:
   - id: en-01
     lang: en
     split: dev
-    query: "how do we build trust"
+    query: "how do we build trust with skeptical citizens"
     doc: tverskov-samskabelse-i-kommuner
     answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]
   - id: da-01
     lang: da
-    query: "hvordan opbygger vi tillid"
+    query: "hvordan opbygger vi tillid hos skeptiske borgere"
     doc: tverskov-samskabelse-i-kommuner
     answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]
 """
@@ -111,7 +111,7 @@ def test_load_good_query_set(tmp_path):
         (lambda t: t.replace('    answers: ["Derfor begynder', '    notes: ["Derfor begynder', 1), ["query 1", "en-01", "answers"]),
         (lambda t: t.replace("split: dev", "split: train"), ["query 1", "en-01", "split"]),
         (lambda t: t.replace("id: da-01", "id: en-01"), ["en-01", "twice"]),
-        (lambda t: t.replace('query: "how do we build trust"', 'query: "how do we build trust'), ["line", "YAML"]),
+        (lambda t: t.replace('query: "how do we build trust with skeptical citizens"', 'query: "how do we build trust'), ["line", "YAML"]),
         (lambda t: t.replace("    lang: en\n", "    lang: en\n    lnag: en\n", 1), ["query 1", "en-01", "lnag"]),
         (lambda _t: "queries: []\n", ["queries"]),
         (lambda _t: "- just a list\n", ["queries"]),
@@ -166,25 +166,40 @@ def test_kb_eval_prints_a_table(shipped_kb):
     assert "not first" not in run.stdout
 
 
-def test_kb_eval_json_split_and_misses(shipped_kb):
-    run = run_kb(shipped_kb, "eval", "--split", "dev", "--json")
-    assert run.exit_code == 0, run.output
-    report = json.loads(run.stdout)
-    assert report["mode"] == "hybrid"
-    assert report["overall"]["queries"] == 36
-    assert sorted(report["by_language"]) == ["da", "en", "nb"]
-    assert all(m["queries"] == 12 for m in report["by_language"].values())
-    ids = {miss["id"] for miss in report["misses"]}
-    assert all(int(i.split("-")[1]) % 2 == 1 for i in ids)  # dev = odd ids
-    assert "en-01" not in ids  # the trust question is answered first
-
-
-def test_kb_eval_lexical_mode_and_custom_file(shipped_kb, tmp_path):
+def test_kb_eval_json_on_a_custom_file_with_splits_and_modes(shipped_kb, tmp_path):
     path = write(tmp_path, GOOD)
-    run = run_kb(shipped_kb, "eval", str(path), "--mode", "lexical", "--json")
+    run = run_kb(shipped_kb, "eval", str(path), "--json")
     assert run.exit_code == 0, run.output
     report = json.loads(run.stdout)
-    assert report["mode"] == "lexical" and report["overall"]["queries"] == 2
+    assert report["mode"] == "hybrid" and report["overall"]["queries"] == 2
+    assert sorted(report["by_language"]) == ["da", "en"]
+    # both trust questions are answered by the first passage
+    assert report["misses"] == [], report["misses"]
+    assert report["overall"]["hit_at_1"] == 1.0 and report["overall"]["mrr_at_10"] == 1.0
+
+    run = run_kb(shipped_kb, "eval", str(path), "--split", "dev", "--json")
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.stdout)
+    assert report["overall"]["queries"] == 1 and list(report["by_language"]) == ["en"]
+
+    run = run_kb(shipped_kb, "eval", str(path), "--mode", "lexical", "--split", "test", "--json")
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.stdout)
+    assert report["mode"] == "lexical" and report["overall"]["queries"] == 1
+    assert list(report["by_language"]) == ["da"]
+
+
+def test_kb_eval_lists_misses_with_expected_and_first(shipped_kb, tmp_path):
+    wrong = GOOD.replace(
+        'answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]\n  - id: da-01',
+        'answers: ["Skab et kommunalt vidensnetværk, der mødes fire gange om året"]\n  - id: da-01',
+    )
+    run = run_kb(shipped_kb, "eval", str(write(tmp_path, wrong)))
+    assert run.exit_code == 0, run.output
+    assert "not first (1):" in run.stdout
+    assert "- en-01 [en] 'how do we build trust with skeptical citizens'" in run.stdout
+    assert "expected tverskov-samskabelse-i-kommuner: Skab et kommunalt vidensnetværk" in run.stdout
+    assert re.search(r"^    first    [\w-]+#\d+ \(corpus/documents/[\w.-]+\.txt:\d+(-\d+)?\): \S", run.stdout, re.M), run.stdout
 
 
 def test_kb_eval_errors_are_one_line(shipped_kb, tmp_path):

@@ -165,12 +165,6 @@ def test_a_broken_file_keeps_its_previously_indexed_version(make_kb):
     _assert_good_docs_searchable(root)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="indexer/build.py make_plan: a file that fails to load is remembered by its file stem "
-    "(failed_ids.add(path.stem)) instead of the doc id previously indexed from that path, so when "
-    "the file name differs from the id the document is removed from the index instead of kept",
-)
 def test_a_broken_file_named_differently_from_its_id_keeps_its_previous_version(make_kb):
     root = make_kb(FIXTURE_DOCS)  # measure.md holds id measuring-impact
     assert run_kb(root, "index").exit_code == 0
@@ -180,3 +174,49 @@ def test_a_broken_file_named_differently_from_its_id_keeps_its_previous_version(
     assert run.exit_code != 0
     assert index_summary(run)["removed"] == 0, run.stderr
     _assert_good_docs_searchable(root)
+
+
+def test_the_case_template_copied_and_filled_in_indexes(make_kb):
+    """corpus/cases/README.md: copy _TEMPLATE.md to <id>.md, fill it in, run `kb index`."""
+    from conftest import SHIPPED_CORPUS
+
+    template = (SHIPPED_CORPUS / "cases" / "_TEMPLATE.md").read_text(encoding="utf-8")
+    case = template.replace("id: kommune-aar-kort-titel", "id: nordby-2024-tillid")
+    case += (
+        "\nBorgerne i Nordby var skeptiske over for kommunen, indtil medarbejderne mødte dem i øjenhøjde "
+        "og holdt faste møder i forsamlingshuset hver måned gennem hele året.\n"
+    )
+    root = make_kb(FIXTURE_DOCS | {"cases/_TEMPLATE.md": template, "cases/nordby-2024-tillid.md": case})
+    run = run_kb(root, "index")
+    run.assert_no_traceback()
+    assert run.exit_code == 0, run.stderr
+    assert index_summary(run)["documents"] == 4  # the template itself is not a document
+    run = run_kb(root, "search", "skeptiske borgere i Nordby forsamlingshuset", "--json", "-k", "1", "--kind", "case")
+    assert run.exit_code == 0, run.output
+    (hit,) = run.json()["results"]
+    assert hit["doc_id"] == "nordby-2024-tillid" and hit["citation"].startswith("corpus/cases/nordby-2024-tillid.md:")
+
+
+@pytest.mark.parametrize("date", ["2024-05-01", "2024"])
+def test_an_unquoted_iso_date_is_accepted(make_kb, date):
+    doc = md_doc("dateret-note", BODY, extra=f"date: {date}\n")
+    root = make_kb(FIXTURE_DOCS | {"dateret.md": doc})
+    run = run_kb(root, "index")
+    run.assert_no_traceback()
+    assert run.exit_code == 0, run.stderr
+    assert index_summary(run)["documents"] == 4
+
+
+@pytest.mark.parametrize("date", ['"2024-05-01"', '"2024-05"', '"2024"', "2024-05"])
+def test_a_quoted_iso_date_is_accepted(make_kb, date):
+    root = make_kb(FIXTURE_DOCS | {"dateret.md": md_doc("dateret-note", BODY, extra=f"date: {date}\n")})
+    run = run_kb(root, "index")
+    assert run.exit_code == 0, run.stderr
+
+
+def test_a_date_that_is_not_iso_is_rejected(make_kb):
+    root = make_kb(FIXTURE_DOCS | {"dateret.md": md_doc("dateret-note", BODY, extra='date: "1. maj 2024"\n')})
+    run = run_kb(root, "index")
+    assert run.exit_code != 0
+    (line,) = [l for l in run.stderr_lines() if "corpus/dateret.md" in l]
+    assert "date" in line and "ISO" in line
