@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-os.environ.setdefault("GOMP_SPINCOUNT", "30000")  # as kb sets it
+if "--no-default-spin" not in sys.argv:
+    os.environ.setdefault("GOMP_SPINCOUNT", "30000")  # as kb sets it
 
 from bench.measure import summary  # noqa: E402
 
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("texts")
     parser.add_argument("--batch", default="16")
     parser.add_argument("--queries")
+    parser.add_argument("--no-default-spin", action="store_true", help="leave the OpenMP settings as the environment has them")
     args = parser.parse_args()
     texts = json.loads(Path(args.texts).read_text(encoding="utf-8"))
 

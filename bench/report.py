@@ -185,6 +185,21 @@ def render_markdown(report: dict) -> str:
             lines += ["", f"Shipped corpus on disk: generation {_mb(d['generation_bytes'])}, embedding cache {_mb(d['embedding_cache_bytes'])}."]
         lines.append("")
 
+    cont = r.get("contention")
+    if cont:
+        lines += ["## The encoder and OpenMP on two cores", "",
+                  f"The encoder alone (bench/encoder.py) on {cont['texts']} passages (batch 16) and {cont['queries']} single questions, "
+                  "per OpenMP setting, with the machine as it is and with one core kept busy by a spinning child process "
+                  "(another developer's test run, say). kb sets `GOMP_SPINCOUNT=30000` for itself. "
+                  f"Load average before {cont['load_before']}, after {cont['load_after']}.", "",
+                  "| setting | query p50 / p95, as is | passages/s, as is | query p50 / p95, one core busy | passages/s, one core busy |",
+                  "|---|---|---|---|---|"]
+        for name, res in cont["settings"].items():
+            a, b = res.get("as is", {}), res.get("one core busy", {})
+            cell = lambda x: f"{x['query_ms']['median']:.1f} / {x['query_ms']['p95']:.1f} ms" if x else "–"  # noqa: E731
+            lines.append(f"| {name} | {cell(a)} | {a.get('passages_per_s', '–')} | {cell(b)} | {b.get('passages_per_s', '–')} |")
+        lines.append("")
+
     sv = r.get("synthetic_vectors")
     sizes = [(k, r[k]) for k in ("kb_1k", "kb_mid", "kb_large") if k in r]
     if sizes:

