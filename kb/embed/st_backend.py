@@ -45,7 +45,9 @@ class SentenceTransformerEmbedder:
         self.query_prefix = spec.query_prefix if spec.query_prefix is not None else q_default
         self.passage_prefix = spec.passage_prefix if spec.passage_prefix is not None else p_default
         self.normalized = spec.normalize
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        # renamed in sentence-transformers 5; keep working with 3.x and 4.x
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.name = f"sentence-transformers:{spec.model}"
         self._batch_size = spec.batch_size
 
