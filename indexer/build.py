@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel
@@ -48,7 +47,6 @@ class IndexReport(BaseModel):
     documents: int
     chunks: int
     embedded: int = 0  # passages with at least one newly computed vector
-    vectors_embedded: int = 0
     seconds: float = 0.0
     generation: Optional[str] = None
 
@@ -172,7 +170,6 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
 
     documents: list[tuple] = []
     chunk_rows: list[tuple] = []
-    languages: list[str] = []
     reused_ids = {p.doc.meta.id for p in plan.documents if p.state == "unchanged"} | set(carried_failed)
     fresh = [p for p in plan.documents if p.state in ("new", "changed")]
 
@@ -217,7 +214,6 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
             cache.put(part, embedder.embed_passages([texts_by_key[k] for k in part]))
             progress("embedding", min(start + batch, len(missing)), len(missing))
             fault_point("during-embedding")
-        report.vectors_embedded = len(missing)
 
         progress("writing index", 0, 1)
         vectors = cache.get(keys)

@@ -181,6 +181,3 @@ class IndexManifest(BaseModel):
     documents: int
     chunks: int
     vectors: int
-
-    def model_key(self) -> str:
-        return f"{self.backend}:{self.model}"

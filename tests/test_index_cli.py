@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
-from conftest import FIXTURE_DOCS, index_summary, md_doc, run_kb, run_kb_process
+from conftest import index_summary, md_doc, run_kb, run_kb_process
 
 TRUST_QUERY = "hvordan opbygger vi tillid hos skeptiske borgere"
 

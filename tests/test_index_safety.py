@@ -50,7 +50,6 @@ def run_kb(root: Path, *args: str, env: dict | None = None, check: bool = True) 
 
 def summary(result: subprocess.CompletedProcess) -> dict[str, int]:
     line = result.stderr.strip().splitlines()[-1]
-    counts = dict((name, int(n)) for n, name in re.findall(r"(\d+) (added|changed|removed|unchanged)", line.replace("added ", "added_")))
     match = re.search(r"added (\d+), changed (\d+), removed (\d+), unchanged (\d+) .* (\d+) passages \((\d+) embedded\)", line)
     assert match, line
     keys = ("added", "changed", "removed", "unchanged", "passages", "embedded")
