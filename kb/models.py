@@ -181,3 +181,4 @@ class IndexManifest(BaseModel):
     documents: int
     chunks: int
     vectors: int
+    file_sizes: dict[str, int] = Field(default_factory=dict, description="bytes of each index file, to catch damage early")

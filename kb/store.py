@@ -112,6 +112,10 @@ class Generation:
         db_path = folder / CHUNKS_DB
         if not db_path.is_file():
             raise FileNotFoundError(db_path)
+        for name, size in self.manifest.file_sizes.items():
+            actual = (folder / name).stat().st_size if (folder / name).exists() else None
+            if actual != size:
+                raise IndexCorrupt(f"index file {folder / name} is damaged (size {actual}, expected {size}); {REBUILD_HINT}")
         self.db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
         try:
             rows = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
@@ -271,6 +275,9 @@ def write_chunks_db(path: Path, documents: Sequence[tuple], chunks: Sequence[tup
 
 
 def write_manifest(folder: Path, manifest: IndexManifest) -> None:
+    """Written last: it records the sizes of the files written before it."""
+    sizes = {name: (folder / name).stat().st_size for name in (CHUNKS_DB, DENSE, VIEWS)}
+    manifest = manifest.model_copy(update={"file_sizes": sizes})
     (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
 
