@@ -186,3 +186,16 @@ def test_searches_during_a_write_see_old_or_new_index(indexed: Path) -> None:
     assert not errors, errors[:3]
     new_count = KnowledgeBase.open(indexed).manifest.chunks
     assert seen <= {old_count, new_count}
+
+
+def test_a_truncated_index_file_is_reported_by_index_and_status(indexed: Path) -> None:
+    generation = (indexed / ".kb" / "CURRENT").read_text().strip()
+    dense_file = indexed / ".kb" / generation / "dense.faiss"
+    dense_file.write_bytes(dense_file.read_bytes()[:1000])
+    for command in ("index", "status"):
+        result = run_kb(indexed, command, check=False)
+        assert result.returncode == 1
+        assert "damaged" in result.stderr and "kb index --rebuild" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert summary(run_kb(indexed, "index", "--rebuild"))["added"] == 3
+    assert "tillid" in doc_ids(indexed, "skeptiske borgere tillid")
