@@ -152,7 +152,7 @@ def render_markdown(report: dict) -> str:
             "## Cold query",
             "",
             f"A fresh process per run, `{c['query']}`, {c['repeat']} interleaved rounds (order rotated each round), "
-            f"after one untimed warm-up run of each (page cache). Time is from spawn to process exit; for `kb search` "
+            f"after one untimed warm-up run of each (page cache), with kb's byte-code compiled as an installed kb has it. Time is from spawn to process exit; for `kb search` "
             f"the last byte of output is also given. The floor is `{c['floor_command']}` with the same environment; "
             "`floor_spin` is the same command with `GOMP_SPINCOUNT=30000`, which kb sets for itself before FAISS and "
             "the encoder load (their OpenMP runtimes otherwise spin-wait against each other on two cores). "

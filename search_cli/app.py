@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 
 import click
 
@@ -109,6 +111,8 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
 
     kb = open_kb(ctx)
     text = " ".join(query)
+    if mode != "lexical":
+        kb.warm_up(text)
     try:
         result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
     except IndexMissing:
@@ -159,7 +163,7 @@ def shell(ctx, top_k: int, lang: str, mode: str) -> None:
     from search_cli.shell import run_shell
 
     kb = open_kb(ctx)
-    kb.embedder  # load the encoder up front, so the first answer is as quick as the rest
+    kb.warm_up()  # the encoder loads while the prompt waits, so the first answer is as quick as the rest
     run_shell(kb, top_k, lang, mode)
 
 
@@ -212,7 +216,22 @@ for command in (add, remove, validate): cli.add_command(command)
 
 
 def main() -> None:
-    cli(prog_name="kb")
+    """The console script. Skips the interpreter's teardown (tens of milliseconds spent freeing
+    what the operating system reclaims anyway): kb writes through atomic, synced renames and
+    survives being killed at any moment, so nothing is left to flush but the output itself."""
+    try:
+        cli.main(prog_name="kb")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader stopped early (`kb search … | head`)
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

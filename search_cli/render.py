@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Callable, TextIO
+
+import click
+from click import style
 
 from kb.models import Hit, SearchResult
 
@@ -23,63 +27,58 @@ def markdown(result: SearchResult) -> str:
 
 
 def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO | None = None) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    # soft wrap: lines stay whole when piped; the terminal wraps them on screen
-    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
+    """Numbered hits with their citations, matched words in bold. Colour only on a terminal."""
+    echo = _echo(out)
     if not result.hits:
-        console.print("No passages found. Try other words, or --lang all.")
+        echo("No passages found. Try other words, or --lang all.")
         return
     for hit in result.hits:
-        head = Text()
-        head.append(f"{hit.rank}. ", style="bold")
-        head.append(f"[{hit.score:.3f}] ", style="dim")
-        head.append(hit.title, style="bold cyan")
-        if hit.section:
-            head.append(f" — {hit.section}", style="cyan")
-        head.append(f"  ({hit.language}, {hit.kind})", style="dim")
-        console.print(head)
-        console.print(Text(f"   {hit.citation}  ·  {hit.chunk_id}", style="green"))
-        console.print(_body(hit, highlights(hit)))
-        console.print()
+        section = style(f" — {hit.section}", fg="cyan") if hit.section else ""
+        echo(
+            style(f"{hit.rank}. ", bold=True) + style(f"[{hit.score:.3f}] ", dim=True)
+            + style(hit.title, fg="cyan", bold=True) + section + style(f"  ({hit.language}, {hit.kind})", dim=True)
+        )
+        echo(style(f"   {hit.citation}  ·  {hit.chunk_id}", fg="green"))
+        echo(_body(hit.text, highlights(hit)))
+        echo("")
 
 
 def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO | None = None) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
-    console.print(Text(this.title, style="bold cyan") + Text(f"  ({this.language}, {this.kind})", style="dim"))
+    echo = _echo(out)
+    echo(style(this.title, fg="cyan", bold=True) + style(f"  ({this.language}, {this.kind})", dim=True))
     for hit in before:
-        console.print(Text(f"   … {hit.citation}", style="dim"))
-        console.print(Text(_indent(hit.text), style="dim"))
-    console.print(Text(f"   {this.citation}  ·  {this.chunk_id}" + (f"  ·  {this.section}" if this.section else ""), style="green"))
-    console.print(Text(_indent(this.text)))
+        echo(style(f"   … {hit.citation}", dim=True))
+        echo(style(_indent(hit.text), dim=True))
+    echo(style(f"   {this.citation}  ·  {this.chunk_id}" + (f"  ·  {this.section}" if this.section else ""), fg="green"))
+    echo(_indent(this.text))
     for hit in after:
-        console.print(Text(f"   … {hit.citation}", style="dim"))
-        console.print(Text(_indent(hit.text), style="dim"))
+        echo(style(f"   … {hit.citation}", dim=True))
+        echo(style(_indent(hit.text), dim=True))
+
+
+def _echo(out: TextIO | None) -> Callable[[str], None]:
+    """click strips the colour codes when the output is not a terminal, and so do we on NO_COLOR."""
+    color = False if os.environ.get("NO_COLOR") else None
+    return lambda text: click.echo(text, file=out or sys.stdout, color=color)
 
 
 def _indent(text: str) -> str:
     return "\n".join("   " + line for line in text.splitlines())
 
 
-def _body(hit: Hit, spans: list[tuple[int, int]]):
-    """The passage indented by three spaces, matched words highlighted."""
-    from rich.text import Text
-
-    text = Text()
-    offset = 0
-    for line in hit.text.split("\n"):
-        start = len(text) + 3
-        text.append("   " + line + "\n")
-        for a, b in spans:
-            if offset <= a < offset + len(line) + 1:
-                text.stylize("bold yellow", start + a - offset, start + b - offset)
-        offset += len(line) + 1
-    text.rstrip()
-    return text
+def _body(text: str, spans: list[tuple[int, int]]) -> str:
+    """The passage indented by three spaces, the matched words in bold yellow."""
+    lines, offset = [], 0
+    for line in text.split("\n"):
+        end, pieces, cursor = offset + len(line), [], offset
+        for a, b in sorted(spans):
+            if offset <= a < end and a >= cursor:
+                pieces += [text[cursor:a], style(text[a:min(b, end)], fg="yellow", bold=True)]
+                cursor = min(b, end)
+        pieces.append(text[cursor:end])
+        lines.append(("   " + "".join(pieces)).rstrip())
+        offset = end + 1
+    return "\n".join(lines).rstrip()
 
 
 def eval_table(report, show_misses: bool = True) -> str:

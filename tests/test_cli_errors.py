@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -90,6 +91,13 @@ def test_invalid_kb_toml_names_file_and_field(fixture_kb):
     assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "TOML"))
 
 
+def test_bad_encoder_setting_is_one_line_although_the_encoder_loads_in_the_background(fixture_kb):
+    (fixture_kb / "kb.toml").write_text('[embedder]\nquery_prefix = "query: "\n', encoding="utf-8")
+    for args in (["search", QUERY], ["search", QUERY, "--json"]):
+        assert_one_line_error(run_kb(fixture_kb, *args), usage=True, mentions=("prefixes", "kb.toml"))
+    assert run_kb(fixture_kb, "search", QUERY, "--mode", "lexical").exit_code == 0  # no encoder needed
+
+
 # -- corrupt index files --------------------------------------------------------------------------------
 
 def _live_generation(root):
@@ -143,3 +151,24 @@ def test_a_corpus_without_usable_documents_gives_only_kb_messages(tmp_path):
     proc = run_kb_process(root, "search", QUERY, "--json")
     assert proc.returncode == 0 and '"results": []' in proc.stdout
     assert proc.stderr == "", proc.stderr
+
+
+def test_real_process_exit_codes_and_a_reader_that_stops_early(fixture_kb):
+    """The console script skips interpreter teardown: exit codes and output must survive that."""
+    import subprocess
+    import sys
+
+    from conftest import run_kb_process
+
+    proc = run_kb_process(fixture_kb, "search", QUERY, "--json", "-k", "1")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["results"][0]["doc_id"] == "tillid-i-praksis"
+    proc = run_kb_process(fixture_kb, "search", "   ")
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.startswith("kb: error: the query is empty")
+    proc = run_kb_process(fixture_kb, "show", "no-such#9")
+    assert proc.returncode == 2 and "no passage" in proc.stderr
+    # `kb search … | head -1`: the reader is gone before kb writes; no traceback, no complaint
+    kb = subprocess.Popen([sys.executable, "-m", "search_cli.app", "--kb", str(fixture_kb), "search", QUERY],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    kb.stdout.close()
+    _, stderr = kb.communicate(timeout=120)
+    assert stderr == b"", stderr

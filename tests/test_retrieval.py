@@ -59,6 +59,20 @@ def test_library_search_returns_typed_results(shipped):
         assert hit.text.strip() and hit.title and hit.language in ("da", "nb", "en")
 
 
+def test_warmed_up_search_answers_exactly_like_a_plain_one(shipped_kb):
+    """`kb search` loads the encoder and embeds the question in the background while the index
+    opens; the answer must be the one a plain search gives."""
+    warmed = KnowledgeBase.open(shipped_kb)
+    warmed.warm_up(f"  {TRUST_QUERIES['nb']}\n")
+    plain = KnowledgeBase.open(shipped_kb)
+    for kb in (warmed, plain):
+        result = kb.search(TRUST_QUERIES["nb"], k=5)
+        assert result.hits and result.hits[0].doc_id == TVERSKOV
+    assert [(h.chunk_id, h.score) for h in warmed.search(TRUST_QUERIES["nb"], k=5).hits] == [
+        (h.chunk_id, h.score) for h in plain.search(TRUST_QUERIES["nb"], k=5).hits
+    ]
+
+
 def test_library_query_is_trimmed_and_validated(shipped):
     assert shipped.search(f"  {TRUST_QUERIES['da']}\n", k=1).query == TRUST_QUERIES["da"]
     for bad in ("", "   "):
