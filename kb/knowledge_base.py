@@ -16,7 +16,6 @@ from kb.store import Generation, IndexStore
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 200
-QUERY_VECTORS_KEPT = 256
 HIT_SQL = """
 SELECT c.row, c.chunk_id, c.doc_id, c.section, c.text, c.line_start, c.line_end,
        c.page_start, c.page_end, d.title, d.language, d.kind, d.path
@@ -55,7 +54,6 @@ class KnowledgeBase:
         self._embedder = None
         self._loading: threading.Thread | None = None
         self._loaded: list = []  # what the loading thread produced: [embedder] or [exception]
-        self._query_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None) -> "KnowledgeBase":
@@ -83,29 +81,25 @@ class KnowledgeBase:
                 f"{spec.backend}:{spec.model}; run `kb index --rebuild` to re-embed the corpus"
             )
 
-    def warm_up(self, query: str | None = None) -> None:
-        """Start loading the encoder in a background thread and, given the question about to be
-        asked, embed it there. The engine runs outside the GIL, so this overlaps with opening the
-        index and the imports still to come: a cold `kb search` answers sooner."""
+    def warm_up(self) -> None:
+        """Start loading the encoder in a background thread, for a caller that has idle time
+        first (the shell's prompt). The first question waits for it. A one-shot search gains
+        nothing: on two cores the thread only competes with the imports still to come."""
         if self._embedder is not None or self._loading is not None:
             return
         try:
             self._check_encoder()  # never load an encoder the index was not built with
         except KBError:
             return  # the search itself reports it
-        text = query.strip() if query else ""
-        self._loading = threading.Thread(target=self._load_encoder, args=(text,), name="kb-encoder", daemon=True)
+        self._loading = threading.Thread(target=self._load_encoder, name="kb-encoder", daemon=True)
         self._loading.start()
 
-    def _load_encoder(self, query: str) -> None:
+    def _load_encoder(self) -> None:
         from kb.embed import load_embedder
 
         try:
             embedder = load_embedder(self.config.embedder)
-            # the first run starts the engine's threads and pages in the weights: do it here
-            vector = embedder.embed_queries([query or "warm-up"])[0]
-            if query:
-                self._query_vectors[query] = vector
+            embedder.embed_queries(["warm-up"])  # the first run starts the engine's threads
             self._loaded.append(embedder)
         except BaseException as exc:  # re-raised where the encoder is used
             self._loaded.append(exc)
@@ -121,17 +115,6 @@ class KnowledgeBase:
         if isinstance(loaded, BaseException):
             raise loaded
         return loaded
-
-    def query_vector(self, query: str) -> np.ndarray:
-        """The question's embedding; recent questions are remembered (the shell, `kb eval` modes)."""
-        embedder = self.embedder
-        vector = self._query_vectors.get(query)
-        if vector is None:
-            vector = embedder.embed_queries([query])[0]
-            if len(self._query_vectors) >= QUERY_VECTORS_KEPT:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = vector
-        return vector
 
     @property
     def embedder(self):

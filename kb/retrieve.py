@@ -61,8 +61,8 @@ def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, 
             rows, scores = _top(lex_scores, k, allowed)
             return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores) if s > 0]
 
-    index = gen.dense  # loads FAISS and the index while the encoder may still be loading
-    qvec = kb.query_vector(query)
+    index = gen.dense  # loads FAISS and the index while the encoder may still be loading (shell)
+    qvec = kb.embedder.embed_queries([query])[0]
     views = gen.views
     allowed_views = None if allowed is None else np.flatnonzero(np.isin(views, allowed))
     _, view_hits = dense.search(index, qvec, pool * 4, allowed_views)

@@ -111,8 +111,6 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
 
     kb = open_kb(ctx)
     text = " ".join(query)
-    if mode != "lexical":
-        kb.warm_up(text)
     try:
         result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
     except IndexMissing:

@@ -91,11 +91,22 @@ def test_invalid_kb_toml_names_file_and_field(fixture_kb):
     assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "TOML"))
 
 
-def test_bad_encoder_setting_is_one_line_although_the_encoder_loads_in_the_background(fixture_kb):
+def test_bad_encoder_setting_is_one_line_and_lexical_search_still_works(fixture_kb):
     (fixture_kb / "kb.toml").write_text('[embedder]\nquery_prefix = "query: "\n', encoding="utf-8")
     for args in (["search", QUERY], ["search", QUERY, "--json"]):
         assert_one_line_error(run_kb(fixture_kb, *args), usage=True, mentions=("prefixes", "kb.toml"))
     assert run_kb(fixture_kb, "search", QUERY, "--mode", "lexical").exit_code == 0  # no encoder needed
+
+
+def test_an_encoder_error_in_the_background_load_surfaces_on_the_first_search(fixture_kb):
+    from kb import KnowledgeBase
+    from kb.errors import UsageError
+
+    (fixture_kb / "kb.toml").write_text('[embedder]\nquery_prefix = "query: "\n', encoding="utf-8")
+    kb = KnowledgeBase.open(fixture_kb)
+    kb.warm_up()  # as `kb shell` does before its prompt
+    with pytest.raises(UsageError, match="prefixes"):
+        kb.search(QUERY)
 
 
 # -- corrupt index files --------------------------------------------------------------------------------

@@ -60,10 +60,10 @@ def test_library_search_returns_typed_results(shipped):
 
 
 def test_warmed_up_search_answers_exactly_like_a_plain_one(shipped_kb):
-    """`kb search` loads the encoder and embeds the question in the background while the index
-    opens; the answer must be the one a plain search gives."""
+    """`kb shell` loads the encoder in the background while the prompt waits; the first answer
+    must be the one a plain search gives."""
     warmed = KnowledgeBase.open(shipped_kb)
-    warmed.warm_up(f"  {TRUST_QUERIES['nb']}\n")
+    warmed.warm_up()
     plain = KnowledgeBase.open(shipped_kb)
     for kb in (warmed, plain):
         result = kb.search(TRUST_QUERIES["nb"], k=5)
