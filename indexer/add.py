@@ -26,6 +26,7 @@ from indexer.load import (
 from kb.config import KBPaths
 from kb.errors import CorpusError, UsageError
 from kb.models import KINDS, LANGUAGES, Document
+from kb.yamlfile import parse_yaml
 
 CASES_DIR = "cases"
 DOCUMENTS_DIR = "documents"
@@ -205,10 +206,7 @@ def _sidecar_fields(source: Path) -> dict:
     sidecar = sidecar_path(source)
     if not sidecar.is_file():
         return {}
-    try:
-        data = yaml.safe_load(_read_text(sidecar, str(sidecar)))
-    except yaml.YAMLError as exc:
-        raise CorpusError(f"{sidecar}: is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = parse_yaml(_read_text(sidecar, str(sidecar)), str(sidecar), CorpusError)
     if not isinstance(data, dict):
         raise CorpusError(f"{sidecar}: metadata must be a YAML mapping of fields")
     return data

@@ -6,11 +6,11 @@ import hashlib
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from kb.errors import CorpusError
 from kb.models import Document, DocumentMeta
+from kb.yamlfile import parse_yaml
 
 TEXT_SUFFIXES = (".txt", ".md")
 CONVERTED_SUFFIXES = (".pdf", ".docx", ".html", ".htm")
@@ -58,15 +58,6 @@ def parse_meta(data: object, where: str) -> DocumentMeta:
         raise CorpusError(f"{where}: {format_validation_error(exc)}") from None
 
 
-def _load_yaml(text: str, where: str) -> object:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise CorpusError(f"{where}:{line} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-
-
 def read_text_file(path: Path, label: str) -> str:
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
@@ -85,7 +76,7 @@ def split_front_matter(text: str, label: str) -> tuple[object | None, str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return None, text
-    data = _load_yaml(match.group(1), f"{label} (front matter)")
+    data = parse_yaml(match.group(1), f"{label} (front matter)", CorpusError)
     blanked = re.sub(r"[^\n]", " ", match.group(0))
     return data, blanked + text[match.end() :]
 
@@ -100,7 +91,7 @@ def load_meta(path: Path, root: Path, front_matter: object | None) -> DocumentMe
             f"{label}: no metadata; add front matter or {_rel(sidecar, root)} (see corpus/README.md)"
         )
     text = read_text_file(sidecar, _rel(sidecar, root))
-    return parse_meta(_load_yaml(text, _rel(sidecar, root)), _rel(sidecar, root))
+    return parse_meta(parse_yaml(text, _rel(sidecar, root), CorpusError), _rel(sidecar, root))
 
 
 def load_document(path: Path, root: Path) -> Document:

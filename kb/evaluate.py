@@ -14,10 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Literal, Optional, Sequence
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.errors import UsageError
+from kb.yamlfile import parse_yaml
 
 K = 10
 
@@ -103,12 +103,7 @@ def load_query_set(path: Path) -> QuerySet:
         raise UsageError(f"{path}: no such query file") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}:{where} is not valid YAML") from None
+    data = parse_yaml(raw, str(path))
     try:
         qs = QuerySet.model_validate(data)
     except ValidationError as exc:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 from kb.errors import UsageError
 from kb.knowledge_base import MAX_QUERY_CHARS, MAX_TOP_K
 from kb.models import ID_PATTERN, Hit, Kind
+from kb.yamlfile import parse_yaml
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
@@ -66,14 +67,8 @@ def load_plan(path: Path) -> HandoutPlan:
         raise UsageError(f"{path}: is a folder, not a plan file") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
-    try:
-        root = yaml.compose(raw, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{mark.line + 1}:" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise UsageError(f"{path}:{where} not valid YAML ({problem}); check indentation and quoting") from None
+    data = parse_yaml(raw, str(path))
+    root = yaml.compose(raw, Loader=yaml.SafeLoader)  # nodes with line numbers, for error messages
     if not isinstance(data, dict):
         line = root.start_mark.line + 1 if root is not None else 1
         raise UsageError(f"{path}:{line}: a plan is a mapping with title, audience and themes; see handouts/example.yaml")
