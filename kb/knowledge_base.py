@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -13,6 +12,9 @@ from kb.config import KBConfig, KBPaths, find_root, load_config
 from kb.errors import KBError, ModelMismatch, UsageError
 from kb.models import LANGUAGES, Hit, IndexManifest, SearchMode, SearchResult
 from kb.store import Generation, IndexStore
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 200
@@ -52,8 +54,7 @@ class KnowledgeBase:
         self.store = IndexStore(paths.index)
         self._generation: Generation | None = None
         self._embedder = None
-        self._loading: threading.Thread | None = None
-        self._loaded: list = []  # what the loading thread produced: [embedder] or [exception]
+        self._loading: Future | None = None  # the encoder, while it loads in the background
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None) -> "KnowledgeBase":
@@ -91,36 +92,26 @@ class KnowledgeBase:
             self._check_encoder()  # never load an encoder the index was not built with
         except KBError:
             return  # the search itself reports it
-        self._loading = threading.Thread(target=self._load_encoder, name="kb-encoder", daemon=True)
-        self._loading.start()
+        from concurrent.futures import ThreadPoolExecutor
 
-    def _load_encoder(self) -> None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-encoder")
+        self._loading = pool.submit(self._load_encoder, warm=True)
+        pool.shutdown(wait=False)  # the thread ends with the load
+
+    def _load_encoder(self, warm: bool = False):
         from kb.embed import load_embedder
 
-        try:
-            embedder = load_embedder(self.config.embedder)
+        embedder = load_embedder(self.config.embedder)
+        if warm:
             embedder.embed_queries(["warm-up"])  # the first run starts the engine's threads
-            self._loaded.append(embedder)
-        except BaseException as exc:  # re-raised where the encoder is used
-            self._loaded.append(exc)
-
-    def _take_encoder(self):
-        if self._loading is None:
-            from kb.embed import load_embedder
-
-            return load_embedder(self.config.embedder)
-        self._loading.join()
-        self._loading = None
-        loaded = self._loaded.pop()
-        if isinstance(loaded, BaseException):
-            raise loaded
-        return loaded
+        return embedder
 
     @property
     def embedder(self):
         if self._embedder is None:
             self._check_encoder()
-            embedder = self._take_encoder()
+            loading, self._loading = self._loading, None
+            embedder = loading.result() if loading else self._load_encoder()  # re-raises a load error
             if embedder.dim != self.manifest.dim or embedder.query_prefix != self.manifest.query_prefix:
                 raise ModelMismatch(
                     f"the configured encoder ({embedder.dim} dimensions, query prefix {embedder.query_prefix!r}) "
