@@ -17,10 +17,13 @@ _WORDS = {
     "da": """af nogle noget nogen efter mig dig sig hvad blev bliver blive meget mellem lidt nu ud op
         sådan jer vores hinanden gennem igennem mod blandt endnu tit således desuden derudover
         arbejde arbejder samarbejde indbygger indbyggere uden måske tilbage siger giver tager børn
-        spørgsmål hjælpe""",
+        spørgsmål hjælpe fik skete løbende deltager deltagere deltagerne proces processen processer
+        bruge bruges brugere brugerne lave laver søge søger mødes mødtes møde møder byråd byrådet""",
     "nb": """av noen noe etter meg deg seg hva ble blir bli mye mellom litt nå ut opp slik dere vår
         våre vårt hverandre gjennom mot blant ennå dessuten arbeid arbeider samarbeid innbygger
-        innbyggere uten kanskje tilbake sier gir tar spørsmål hjelpe ikkje eg kva korleis berre òg""",
+        innbyggere uten kanskje tilbake sier gir tar spørsmål hjelpe ikkje eg kva korleis berre òg
+        fikk skjedde løpende deltaker deltakere deltakerne prosess prosessen prosesser bruke brukes
+        brukere brukerne lage søke søker møtes møttes møte møter bystyre kommunestyre""",
     "en": """the and of is are was were this that these with which from has not or been it its as
         on an they their who what how""",
 }

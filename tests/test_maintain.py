@@ -291,6 +291,15 @@ def test_language_is_detected_and_shown(root, sources):
     assert "language: nb" in (root / "corpus/documents/norsk.meta.yaml").read_text(encoding="utf-8")
     assert detect_language(ENGLISH_TXT) == "en"
     assert detect_language("Samskabelse.") is None  # too little to go on: ask for --lang
+    # a two-sentence case note, the same in both languages: told apart by spelling and verb forms
+    assert detect_language(
+        "Borgerpanelet i Vejle mødtes fire gange og skrev anbefalinger til byrådet om grønne byrum. "
+        "Deltagerne fik løbende svar på, hvad der skete med forslagene, og det gav tillid til processen."
+    ) == "da"
+    assert detect_language(
+        "Innbyggerpanelet i Drammen møttes fire ganger og skrev anbefalinger til bystyret om grønne byrom. "
+        "Deltakerne fikk løpende svar på hva som skjedde med forslagene, og det ga tillit til prosessen."
+    ) == "nb"
 
     given = sources / "given.txt"
     given.write_text(NORWEGIAN_TXT.replace("Kommunen", "Fylket"), encoding="utf-8")
