@@ -154,7 +154,7 @@ def _add_file(
     else:
         from indexer import extract
 
-        text, _ = extract.extract(source, label)
+        text, _ = extract.extract(source, label, paths.index)  # `kb index` then finds the copy converted
     if not text.strip():
         raise CorpusError(f"{label}: has no text; fill it in or leave it out")
 

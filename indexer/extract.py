@@ -2,17 +2,22 @@
 
 Parsers of damaged files can hang or crash; running them in `python -m indexer.extract FILE`
 lets us kill one after KB_EXTRACT_TIMEOUT seconds (default 60) and report the file by name
-while the rest of the corpus goes on. The converted text keeps what citations need: page start
+while the rest of the corpus goes on. A conversion costs a process and a parser (a second or
+more), so its result is kept in the index folder by file content: `kb index`, `kb status` and
+`kb add` over an archive of PDFs convert only the files that are new or changed. The converted text keeps what citations need: page start
 offsets for PDFs, headings as Markdown `#` lines for DOCX and HTML (the chunker's sections).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from kb.errors import CorpusError, UsageError
@@ -22,10 +27,37 @@ DEFAULT_TIMEOUT = 60.0
 PAGE_SEPARATOR = "\n\n"
 # Where `indexer` is importable as this very package, whatever the caller's working folder holds.
 _PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+CACHE_FILE = "conversions.sqlite"
+# A changed converter converts again: its source is part of every cache key.
+_CONVERTER = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
-def extract(path: Path, label: str) -> tuple[str, list[int]]:
-    """The text of a converted source file and the start offset of each page (PDF only)."""
+def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str, list[int]]:
+    """The text of a converted source file and the start offset of each page (PDF only).
+    With `cache_dir`, each file content is converted once."""
+    if cache_dir is None or not path.is_file():  # a pipe or device is read by the converter alone
+        return _convert(path, label)
+    key = hashlib.sha256(f"{_CONVERTER}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
+    try:
+        with closing(sqlite3.connect(cache_dir / CACHE_FILE, timeout=10)) as db:
+            row = db.execute("SELECT text, pages FROM conversions WHERE key = ?", (key,)).fetchone()
+        if row:
+            return row[0], json.loads(row[1])
+    except sqlite3.Error:  # no cache yet, or an unreadable one: convert
+        pass
+    text, pages = _convert(path, label)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(cache_dir / CACHE_FILE, timeout=10)) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS conversions (key TEXT PRIMARY KEY, text TEXT NOT NULL, pages TEXT NOT NULL)")
+            db.execute("INSERT OR REPLACE INTO conversions VALUES (?, ?, ?)", (key, text, json.dumps(pages)))
+            db.commit()
+    except (sqlite3.Error, OSError):  # a cache that cannot be written only costs time
+        pass
+    return text, pages
+
+
+def _convert(path: Path, label: str) -> tuple[str, list[int]]:
     budget = time_budget()
     try:
         proc = subprocess.run(

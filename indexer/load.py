@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kb.config import INDEX_DIR
 from kb.errors import CorpusError
 from kb.models import Document, DocumentMeta
 from kb.yamlfile import parse_yaml
@@ -109,7 +110,7 @@ def load_document(path: Path, root: Path) -> Document:
     else:
         from indexer import extract
 
-        text, pages = extract.extract(path, label)
+        text, pages = extract.extract(path, label, root / INDEX_DIR)
     meta = load_meta(path, root, front_matter)
     if not text.strip():
         raise CorpusError(f"{label}: has no text; remove the file or fill it in")

@@ -195,6 +195,20 @@ def test_pdf_pages_docx_headings_and_html_main_text_reach_citations(root, source
         assert not any(word in hit["text"] for word in NAV_WORDS), hit
 
 
+def test_unchanged_converted_files_are_not_converted_again(root, sources):
+    assert kb(root, "add", str(make_pdf(sources / "rapport.pdf", PDF_PAGES)), "--kind", "report", "--lang", "da").exit_code == 0
+    assert kb(root, "index").exit_code == 0
+    (pdf,) = (root / "corpus" / "documents").glob("*.pdf")
+    # from here on no conversion could finish in time: unchanged files must not need one
+    no_time = {"KB_EXTRACT_TIMEOUT": "0.001"}
+    result = kb(root, "index", env=no_time)
+    assert result.exit_code == 0 and "unchanged 2" in result.output, result.output
+    assert "no changes" in kb(root, "status", env=no_time).stdout
+    make_pdf(pdf, [page + " Tillæg." for page in PDF_PAGES])  # a changed file is converted again
+    result = kb(root, "index", env=no_time)
+    assert f"{pdf.name}: extraction took longer than 0.001 s" in result.stderr, result.output
+
+
 def test_folder_reports_every_bad_file_and_adds_the_good_ones(root, sources):
     (sources / "sub").mkdir()
     (sources / "dansk.txt").write_text(DANISH_TXT, encoding="utf-8")
