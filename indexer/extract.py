@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from functools import lru_cache
 from pathlib import Path
 
 from kb.errors import CorpusError, UsageError
@@ -27,19 +28,33 @@ DEFAULT_TIMEOUT = 60.0
 PAGE_SEPARATOR = "\n\n"
 # Where `indexer` is importable as this very package, whatever the caller's working folder holds.
 _PACKAGE_PARENT = Path(__file__).resolve().parents[1]
-CACHE_FILE = "conversions.sqlite"
-# A changed converter converts again: its source is part of every cache key.
-_CONVERTER = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _converter_version() -> str:
+    """This module's source and the parsers' versions: a new converter converts again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [hashlib.sha256(Path(__file__).read_bytes()).hexdigest()]
+    for package in ("pypdf", "python-docx", "trafilatura"):
+        try:
+            parts.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            parts.append(f"{package}=-")
+    return ";".join(parts)
 
 
 def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str, list[int]]:
     """The text of a converted source file and the start offset of each page (PDF only).
     With `cache_dir`, each file content is converted once."""
+    from kb.store import CONVERSIONS_FILE
+
+    time_budget()  # a bad KB_EXTRACT_TIMEOUT is reported whether or not a conversion is needed
     if cache_dir is None or not path.is_file():  # a pipe or device is read by the converter alone
         return _convert(path, label)
-    key = hashlib.sha256(f"{_CONVERTER}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
+    key = hashlib.sha256(f"{_converter_version()}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
     try:
-        with closing(sqlite3.connect(cache_dir / CACHE_FILE, timeout=10)) as db:
+        with closing(sqlite3.connect(cache_dir / CONVERSIONS_FILE, timeout=10)) as db:
             row = db.execute("SELECT text, pages FROM conversions WHERE key = ?", (key,)).fetchone()
         if row:
             return row[0], json.loads(row[1])
@@ -48,7 +63,7 @@ def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str,
     text, pages = _convert(path, label)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(cache_dir / CACHE_FILE, timeout=10)) as db:
+        with closing(sqlite3.connect(cache_dir / CONVERSIONS_FILE, timeout=10)) as db:
             db.execute("CREATE TABLE IF NOT EXISTS conversions (key TEXT PRIMARY KEY, text TEXT NOT NULL, pages TEXT NOT NULL)")
             db.execute("INSERT OR REPLACE INTO conversions VALUES (?, ?, ?)", (key, text, json.dumps(pages)))
             db.commit()

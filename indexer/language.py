@@ -18,12 +18,12 @@ _WORDS = {
         sådan jer vores hinanden gennem igennem mod blandt endnu tit således desuden derudover
         arbejde arbejder samarbejde indbygger indbyggere uden måske tilbage siger giver tager børn
         spørgsmål hjælpe fik skete løbende deltager deltagere deltagerne proces processen processer
-        bruge bruges brugere brugerne lave laver søge søger mødes mødtes møde møder byråd byrådet""",
+        bruge bruges brugere brugerne søge søger mødes mødtes møde møder""",
     "nb": """av noen noe etter meg deg seg hva ble blir bli mye mellom litt nå ut opp slik dere vår
         våre vårt hverandre gjennom mot blant ennå dessuten arbeid arbeider samarbeid innbygger
         innbyggere uten kanskje tilbake sier gir tar spørsmål hjelpe ikkje eg kva korleis berre òg
         fikk skjedde løpende deltaker deltakere deltakerne prosess prosessen prosesser bruke brukes
-        brukere brukerne lage søke søker møtes møttes møte møter bystyre kommunestyre""",
+        brukere brukerne søke søker møtes møttes møte møter""",
     "en": """the and of is are was were this that these with which from has not or been it its as
         on an they their who what how""",
 }

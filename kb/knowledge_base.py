@@ -84,8 +84,9 @@ class KnowledgeBase:
 
     def warm_up(self) -> None:
         """Start loading the encoder in a background thread, for a caller that has idle time
-        first (the shell's prompt). The first question waits for it. A one-shot search gains
-        nothing: on two cores the thread only competes with the imports still to come."""
+        first (the shell's prompt). The first question waits for it, and so does the interpreter's
+        exit. A one-shot search gains nothing: on two cores the thread only competes with the
+        imports still to come."""
         if self._embedder is not None or self._loading is not None:
             return
         try:
@@ -110,8 +111,8 @@ class KnowledgeBase:
     def embedder(self):
         if self._embedder is None:
             self._check_encoder()
-            loading, self._loading = self._loading, None
-            embedder = loading.result() if loading else self._load_encoder()  # re-raises a load error
+            embedder = self._loading.result() if self._loading else self._load_encoder()  # re-raises a load error
+            self._loading = None
             if embedder.dim != self.manifest.dim or embedder.query_prefix != self.manifest.query_prefix:
                 raise ModelMismatch(
                     f"the configured encoder ({embedder.dim} dimensions, query prefix {embedder.query_prefix!r}) "

@@ -42,6 +42,7 @@ DENSE = "dense.faiss"
 VIEWS = "views.npy"  # FAISS row -> chunk row (a passage and its sentence windows)
 LEXICAL = "lexical"
 CACHE_DB = "embeddings.sqlite"
+CONVERSIONS_FILE = "conversions.sqlite"  # written by indexer.extract
 REBUILD_HINT = "run `kb index --rebuild`"
 
 CHUNK_COLUMNS = (
@@ -249,10 +250,11 @@ class IndexStore:
             shutil.rmtree(stale, ignore_errors=True)
 
     def discard(self) -> None:
-        """--rebuild: drop every generation and the embedding cache."""
+        """--rebuild: drop every generation and the embedding cache. Converted texts of PDF,
+        DOCX and HTML files stay: they depend on the files and the converter only."""
         if self.folder.exists():
             for path in self.folder.iterdir():
-                if path.name == "lock":
+                if path.name in ("lock", CONVERSIONS_FILE):
                     continue
                 if path.is_dir():
                     shutil.rmtree(path)

@@ -15,5 +15,7 @@ def parse_yaml(text: str, where: str, error: type[KBError] = UsageError) -> obje
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "cannot be parsed"
-        at = f", line {mark.line + 1}" if mark is not None else ""
-        raise error(f"{where}:{line} not valid YAML ({problem}{at}); check indentation and quoting") from None
+        hint = "the indentation and quoting on that line" if mark is not None else "indentation and quoting"
+        raise error(f"{where}:{line} not valid YAML ({problem}); check {hint}") from None
+    except ValueError as exc:  # a date YAML recognises but the calendar does not (2021-02-30)
+        raise error(f"{where}: {exc}; write dates as YYYY-MM-DD") from None

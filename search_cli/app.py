@@ -215,8 +215,9 @@ for command in (add, remove, validate): cli.add_command(command)
 
 def main() -> None:
     """The console script. Skips the interpreter's teardown (tens of milliseconds spent freeing
-    what the operating system reclaims anyway): kb writes through atomic, synced renames and
-    survives being killed at any moment, so nothing is left to flush but the output itself."""
+    what the operating system reclaims anyway): the index is written through synced, atomic
+    renames and survives being killed at any moment, and every other file a command writes is
+    closed before it returns, so nothing is left to flush but the output itself."""
     try:
         cli.main(prog_name="kb")
         code = 0
@@ -224,11 +225,11 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):
             sys.stderr.write(exc.code + "\n")
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # the reader stopped early (`kb search … | head`)
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # the reader stopped early (`kb search … | head`), or the disk is full
+            code = code or 1
     os._exit(code)
 
 

@@ -39,7 +39,7 @@ def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int,
             + style(hit.title, fg="cyan", bold=True) + section + style(f"  ({hit.language}, {hit.kind})", dim=True)
         )
         echo(style(f"   {hit.citation}  ·  {hit.chunk_id}", fg="green"))
-        echo(_body(hit.text, highlights(hit)))
+        echo(highlighted(hit.text, highlights(hit)))
         echo("")
 
 
@@ -66,15 +66,16 @@ def _indent(text: str) -> str:
     return "\n".join("   " + line for line in text.splitlines())
 
 
-def _body(text: str, spans: list[tuple[int, int]]) -> str:
+def highlighted(text: str, spans: list[tuple[int, int]]) -> str:
     """The passage indented by three spaces, the matched words in bold yellow."""
     lines, offset = [], 0
     for line in text.split("\n"):
         end, pieces, cursor = offset + len(line), [], offset
         for a, b in sorted(spans):
-            if offset <= a < end and a >= cursor:
-                pieces += [text[cursor:a], style(text[a:min(b, end)], fg="yellow", bold=True)]
-                cursor = min(b, end)
+            a, b = max(a, cursor), min(b, end)  # overlapping spans merge; one across lines goes on below
+            if offset <= a < b:
+                pieces += [text[cursor:a], style(text[a:b], fg="yellow", bold=True)]
+                cursor = b
         pieces.append(text[cursor:end])
         lines.append(("   " + "".join(pieces)).rstrip())
         offset = end + 1

@@ -98,15 +98,22 @@ def test_bad_encoder_setting_is_one_line_and_lexical_search_still_works(fixture_
     assert run_kb(fixture_kb, "search", QUERY, "--mode", "lexical").exit_code == 0  # no encoder needed
 
 
-def test_an_encoder_error_in_the_background_load_surfaces_on_the_first_search(fixture_kb):
+def test_an_encoder_error_in_the_background_load_surfaces_on_the_first_search(fixture_kb, monkeypatch):
+    import threading
+
+    import kb.embed
     from kb import KnowledgeBase
     from kb.errors import UsageError
 
+    loaded_in: list[str] = []
+    load = kb.embed.load_embedder
+    monkeypatch.setattr(kb.embed, "load_embedder", lambda spec: loaded_in.append(threading.current_thread().name) or load(spec))
     (fixture_kb / "kb.toml").write_text('[embedder]\nquery_prefix = "query: "\n', encoding="utf-8")
-    kb = KnowledgeBase.open(fixture_kb)
-    kb.warm_up()  # as `kb shell` does before its prompt
+    knowledge_base = KnowledgeBase.open(fixture_kb)
+    knowledge_base.warm_up()  # as `kb shell` does before its prompt
     with pytest.raises(UsageError, match="prefixes"):
-        kb.search(QUERY)
+        knowledge_base.search(QUERY)
+    assert len(loaded_in) == 1 and loaded_in[0].startswith("kb-encoder"), loaded_in  # raised from there
 
 
 # -- corrupt index files --------------------------------------------------------------------------------

@@ -40,6 +40,11 @@ BAD_DOCS = {
         "---\nid: yaml-fejl\ntitle: [Ufærdig liste\nlanguage: da\nkind: guidance\n---\n" + BODY,
         ["YAML"],
     ),
+    "impossible-date": (
+        "dato.md",
+        md_doc("umulig-dato", BODY, extra="date: 2021-02-30\n"),
+        ["dato.md", "YYYY-MM-DD"],
+    ),
     "case-without-municipality": (
         "cases/case.md",
         md_doc("borgerbudget-case", BODY, kind="case",

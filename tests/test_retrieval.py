@@ -59,9 +59,16 @@ def test_library_search_returns_typed_results(shipped):
         assert hit.text.strip() and hit.title and hit.language in ("da", "nb", "en")
 
 
-def test_warmed_up_search_answers_exactly_like_a_plain_one(shipped_kb):
+def test_warmed_up_search_answers_exactly_like_a_plain_one(shipped_kb, monkeypatch):
     """`kb shell` loads the encoder in the background while the prompt waits; the first answer
     must be the one a plain search gives."""
+    import threading
+
+    import kb.embed
+
+    loaded_in: list[str] = []
+    load = kb.embed.load_embedder
+    monkeypatch.setattr(kb.embed, "load_embedder", lambda spec: loaded_in.append(threading.current_thread().name) or load(spec))
     warmed = KnowledgeBase.open(shipped_kb)
     warmed.warm_up()
     plain = KnowledgeBase.open(shipped_kb)
@@ -71,6 +78,7 @@ def test_warmed_up_search_answers_exactly_like_a_plain_one(shipped_kb):
     assert [(h.chunk_id, h.score) for h in warmed.search(TRUST_QUERIES["nb"], k=5).hits] == [
         (h.chunk_id, h.score) for h in plain.search(TRUST_QUERIES["nb"], k=5).hits
     ]
+    assert loaded_in[0].startswith("kb-encoder") and loaded_in[1:] == ["MainThread"], loaded_in
 
 
 def test_library_query_is_trimmed_and_validated(shipped):
