@@ -126,7 +126,8 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
     elif fmt == "md":
         click.echo(render.markdown(result), nl=False)
     else:
-        render.print_hits(result, kb.highlighter(text))
+        given = {"--lang": None if lang == "all" else lang, "--kind": kind, "--doc": ", ".join(doc_ids) or None}
+        render.print_hits(result, kb.highlighter(text), filters=" ".join(f"{k} {v}" for k, v in given.items() if v))
 
 
 @cli.command()

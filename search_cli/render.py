@@ -26,11 +26,16 @@ def markdown(result: SearchResult) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def print_hits(result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO | None = None) -> None:
-    """Numbered hits with their citations, matched words in bold. Colour only on a terminal."""
+def print_hits(
+    result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO | None = None,
+    filters: str = "",
+) -> None:
+    """Numbered hits with their citations, matched words in bold. Colour only on a terminal.
+    `filters` names the restrictions in force (e.g. "--kind case"), for the empty answer."""
     echo = _echo(out)
     if not result.hits:
-        echo("No passages found. Try other words, or --lang all.")
+        echo(f"No passages found among documents matching {filters}: try without them." if filters
+             else "No passages found: try other words.")
         return
     for hit in result.hits:
         section = style(f" — {hit.section}", fg="cyan") if hit.section else ""

@@ -94,7 +94,7 @@ def run_shell(kb, k: int, lang: str, mode: str) -> None:
                         click.echo(settings.apply(command, argument))
                     continue
                 result = kb.search(line, k=settings.k, lang=settings.lang, mode=settings.mode)
-                render.print_hits(result, kb.highlighter(line))
+                render.print_hits(result, kb.highlighter(line), filters="" if settings.lang == "all" else f":lang {settings.lang}")
             except KBError as exc:
                 click.echo(f"kb: error: {exc}", err=True)
     finally:

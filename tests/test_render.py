@@ -37,3 +37,9 @@ def test_search_colours_a_terminal_and_respects_no_color(fixture_kb):
     for env in ({"NO_COLOR": "1"}, {}):
         plain = CliRunner().invoke(cli, args, color=not env, env=env) if env else CliRunner().invoke(cli, args)
         assert "\x1b[" not in plain.output and "tillidsopbygning" in plain.output
+
+
+def test_an_empty_answer_names_the_filters_that_emptied_it(fixture_kb):
+    run = CliRunner().invoke(cli, ["--kb", str(fixture_kb), "search", "tillid", "--kind", "case", "--lang", "da"])
+    assert run.exit_code == 0, run.output
+    assert run.output.strip() == "No passages found among documents matching --lang da --kind case: try without them."
