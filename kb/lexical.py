@@ -193,13 +193,13 @@ class LexicalIndex:
         return found / len(terms.words)
 
     def scores(self, terms: QueryTerms, num_docs: int) -> np.ndarray:
-        out = np.zeros(num_docs, dtype=np.float32)
-        for stem in sorted(terms.all_stems):
-            column = self._vocab.get(stem)
-            if column is not None:
-                lo, hi = self._indptr[column], self._indptr[column + 1]
-                np.add.at(out, self._indices[lo:hi], self._data[lo:hi])
-        return out
+        """BM25 score of every chunk row: the sum of the query stems' stored weights."""
+        spans = [(self._indptr[c], self._indptr[c + 1]) for c in (self._vocab.get(s) for s in sorted(terms.all_stems)) if c is not None]
+        if not spans:
+            return np.zeros(num_docs, dtype=np.float32)
+        rows = np.concatenate([self._indices[lo:hi] for lo, hi in spans])
+        weights = np.concatenate([self._data[lo:hi] for lo, hi in spans])
+        return np.bincount(rows, weights=weights, minlength=num_docs).astype(np.float32)
 
 
 def _as_ids(corpus_tokens: list[list[str]]):

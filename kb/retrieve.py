@@ -34,14 +34,18 @@ def _distinct(rows: np.ndarray) -> np.ndarray:
 
 
 def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The k best rows with a positive BM25 score, best first. Only rows that share a word with
+    the question are ranked: at 1M passages that is a few thousand rows, not a million."""
+    positive = scores > 0
     if allowed is not None:
-        masked = np.full_like(scores, -np.inf)
-        masked[allowed] = scores[allowed]
-        scores = masked
-    k = min(k, int(np.isfinite(scores).sum()))
+        keep = np.zeros(len(scores), dtype=bool)
+        keep[allowed] = True
+        positive &= keep
+    rows = np.flatnonzero(positive)
+    k = min(k, len(rows))
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    rows = np.argpartition(-scores, k - 1)[:k]
+    rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
     rows = rows[np.argsort(-scores[rows], kind="stable")]
     return rows, scores[rows]
 
@@ -59,7 +63,7 @@ def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, 
         coverage = lexical.coverage(terms)
         if mode == "lexical":
             rows, scores = _top(lex_scores, k, allowed)
-            return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores) if s > 0]
+            return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores)]
 
     index = gen.dense  # loads FAISS and the index while the encoder may still be loading (shell)
     qvec = kb.embedder.embed_queries([query])[0]
@@ -70,8 +74,8 @@ def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, 
     if mode == "dense":
         candidates = d_rows
     else:
-        l_rows, l_top = _top(lex_scores, pool, allowed)
-        candidates = _distinct(np.concatenate([d_rows, l_rows[l_top > 0]]))
+        l_rows, _ = _top(lex_scores, pool, allowed)
+        candidates = _distinct(np.concatenate([d_rows, l_rows]))
     cand_dense = passage_scores(gen, candidates, qvec)
     if mode == "dense":
         order = np.argsort(-cand_dense, kind="stable")[:k]
