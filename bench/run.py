@@ -14,10 +14,13 @@ BASE_ENV = dict(os.environ)  # the user's environment, before kb code sets anyth
 
 import argparse  # noqa: E402
 import compileall  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -267,6 +270,21 @@ OMP_SETTINGS = {
 }
 
 
+@contextlib.contextmanager
+def one_core_busy(busy: bool):
+    """While the block runs, a child process spinning in Python holds one core (when `busy`)."""
+    if not busy:
+        yield
+        return
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(1)
+    try:
+        yield
+    finally:
+        os.kill(hog.pid, signal.SIGTERM)
+        hog.wait()
+
+
 def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict:
     """The encoder under OpenMP settings, as the machine is and with one core kept busy.
 
@@ -274,20 +292,13 @@ def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict
     holds one core, a spinning thread burns its time slice waiting for a descheduled partner.
     The busy core is a child process spinning in Python, started and stopped here by its pid.
     """
-    import signal
-    import subprocess
-
     texts_file = work / "contention-texts.json"
     texts_file.write_text(json.dumps(texts[:48], ensure_ascii=False), encoding="utf-8")
     few = work / "contention-questions.json"
     few.write_text(json.dumps(json.loads(questions_file.read_text(encoding="utf-8"))[:30], ensure_ascii=False), encoding="utf-8")
     out: dict = {"load_before": load(), "texts": len(texts[:48]), "queries": 30, "settings": {}}
     for condition in ("as is", "one core busy"):
-        hog = None
-        if condition == "one core busy":
-            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            time.sleep(1)
-        try:
+        with one_core_busy(condition == "one core busy"):
             for name, extra in OMP_SETTINGS.items():
                 log(f"contention: encoder with {name}, {condition}")
                 env = child_env(**extra)
@@ -297,10 +308,6 @@ def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict
                 out["settings"].setdefault(name, {})[condition] = {
                     "query_ms": result["query_ms"], "passages_per_s": result["batches"]["16"]["passages_per_s"],
                 }
-        finally:
-            if hog is not None:
-                os.kill(hog.pid, signal.SIGTERM)
-                hog.wait()
     # kb itself (it keeps an OpenMP setting from the environment): cold search on the shipped
     # corpus and warm hybrid queries on the 1k knowledge base
     kb = kb_command()
@@ -310,11 +317,7 @@ def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict
     warm_questions.write_text(json.dumps(json.loads(questions_file.read_text(encoding="utf-8"))[:60], ensure_ascii=False), encoding="utf-8")
     out["kb"] = {}
     for condition in ("as is", "one core busy"):
-        hog = None
-        if condition == "one core busy":
-            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            time.sleep(1)
-        try:
+        with one_core_busy(condition == "one core busy"):
             for name, extra in variants.items():
                 log(f"contention: kb with {name}, {condition}")
                 env = child_env(**extra)
@@ -324,10 +327,6 @@ def stage_contention(work: Path, texts: list[str], questions_file: Path) -> dict
                 out["kb"].setdefault(name, {})[condition] = {
                     "cold_s": summary(cold, 3), "warm_hybrid_1k_ms": warm["modes"]["hybrid"]["ms"],
                 }
-        finally:
-            if hog is not None:
-                os.kill(hog.pid, signal.SIGTERM)
-                hog.wait()
     out["load_after"] = load()
     return out
 
