@@ -592,8 +592,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _git_head() -> str | None:
     try:
-        import subprocess
-
         return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or None
     except Exception:
         return None
