@@ -14,10 +14,8 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,28 +45,18 @@ def _converter_version() -> str:
 def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str, list[int]]:
     """The text of a converted source file and the start offset of each page (PDF only).
     With `cache_dir`, each file content is converted once."""
-    from kb.store import CONVERSIONS_FILE
-
     time_budget()  # a bad KB_EXTRACT_TIMEOUT is reported whether or not a conversion is needed
     if cache_dir is None or not path.is_file():  # a pipe or device is read by the converter alone
         return _convert(path, label)
+    from kb.store import ConversionCache
+
+    cache = ConversionCache(cache_dir)
     key = hashlib.sha256(f"{_converter_version()}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
-    try:
-        with closing(sqlite3.connect(cache_dir / CONVERSIONS_FILE, timeout=10)) as db:
-            row = db.execute("SELECT text, pages FROM conversions WHERE key = ?", (key,)).fetchone()
-        if row:
-            return row[0], json.loads(row[1])
-    except sqlite3.Error:  # no cache yet, or an unreadable one: convert
-        pass
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     text, pages = _convert(path, label)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(cache_dir / CONVERSIONS_FILE, timeout=10)) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS conversions (key TEXT PRIMARY KEY, text TEXT NOT NULL, pages TEXT NOT NULL)")
-            db.execute("INSERT OR REPLACE INTO conversions VALUES (?, ?, ?)", (key, text, json.dumps(pages)))
-            db.commit()
-    except (sqlite3.Error, OSError):  # a cache that cannot be written only costs time
-        pass
+    cache.put(key, text, pages)
     return text, pages
 
 

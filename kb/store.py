@@ -42,7 +42,7 @@ DENSE = "dense.faiss"
 VIEWS = "views.npy"  # FAISS row -> chunk row (a passage and its sentence windows)
 LEXICAL = "lexical"
 CACHE_DB = "embeddings.sqlite"
-CONVERSIONS_FILE = "conversions.sqlite"  # written by indexer.extract
+CONVERSIONS_FILE = "conversions.sqlite"
 REBUILD_HINT = "run `kb index --rebuild`"
 
 CHUNK_COLUMNS = (
@@ -281,6 +281,32 @@ def write_manifest(folder: Path, manifest: IndexManifest) -> None:
     sizes = {name: (folder / name).stat().st_size for name in (CHUNKS_DB, DENSE, VIEWS)}
     manifest = manifest.model_copy(update={"file_sizes": sizes})
     (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+
+
+class ConversionCache:
+    """Text of converted PDF/DOCX/HTML files by a key of (file bytes, converter). A cache that
+    cannot be read or written only costs time: every failure here is a miss."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / CONVERSIONS_FILE
+
+    def get(self, key: str) -> tuple[str, list[int]] | None:
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
+                row = db.execute("SELECT text, pages FROM conversions WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error:  # no cache yet, or an unreadable one
+            return None
+        return (row[0], json.loads(row[1])) if row else None
+
+    def put(self, key: str, text: str, pages: list[int]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
+                db.execute("CREATE TABLE IF NOT EXISTS conversions (key TEXT PRIMARY KEY, text TEXT NOT NULL, pages TEXT NOT NULL)")
+                db.execute("INSERT OR REPLACE INTO conversions VALUES (?, ?, ?)", (key, text, json.dumps(pages)))
+                db.commit()
+        except (sqlite3.Error, OSError):
+            pass
 
 
 class EmbeddingCache:

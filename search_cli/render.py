@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Callable, TextIO
+from typing import Callable, Sequence, TextIO
 
 import click
 from click import style
@@ -53,12 +53,12 @@ def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO | 
     echo(style(this.title, fg="cyan", bold=True) + style(f"  ({this.language}, {this.kind})", dim=True))
     for hit in before:
         echo(style(f"   … {hit.citation}", dim=True))
-        echo(style(_indent(hit.text), dim=True))
+        echo(style(highlighted(hit.text), dim=True))
     echo(style(f"   {this.citation}  ·  {this.chunk_id}" + (f"  ·  {this.section}" if this.section else ""), fg="green"))
-    echo(_indent(this.text))
+    echo(highlighted(this.text))
     for hit in after:
         echo(style(f"   … {hit.citation}", dim=True))
-        echo(style(_indent(hit.text), dim=True))
+        echo(style(highlighted(hit.text), dim=True))
 
 
 def _echo(out: TextIO | None) -> Callable[[str], None]:
@@ -67,12 +67,8 @@ def _echo(out: TextIO | None) -> Callable[[str], None]:
     return lambda text: click.echo(text, file=out or sys.stdout, color=color)
 
 
-def _indent(text: str) -> str:
-    return "\n".join("   " + line for line in text.splitlines())
-
-
-def highlighted(text: str, spans: list[tuple[int, int]]) -> str:
-    """The passage indented by three spaces, the matched words in bold yellow."""
+def highlighted(text: str, spans: Sequence[tuple[int, int]] = ()) -> str:
+    """The passage indented by three spaces, the matched words (if any) in bold yellow."""
     lines, offset = [], 0
     for line in text.split("\n"):
         end, pieces, cursor = offset + len(line), [], offset
