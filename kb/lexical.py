@@ -1,8 +1,9 @@
 """BM25 over Danish/Norwegian text: Snowball stemming and stop words per chunk language.
 
-Chunks are analysed in their own language. A query is analysed in all of them (a Danish
-question finds Norwegian text and the reverse) and widened with the co-creation glossary.
-bm25s is imported only to build an index.
+Chunks are analysed in their own language. A query is analysed in all of them and widened with
+the co-creation glossary. Danish and Norwegian stems are indexed in a spelling both languages
+share (medarbejder/medarbeider, tillid/tillit), so a Danish question finds Norwegian text and
+the reverse. bm25s is imported only to build an index.
 """
 
 from __future__ import annotations
@@ -18,13 +19,25 @@ import numpy as np
 
 from kb.glossary import expansions
 
-ANALYZER_VERSION = "4"
+ANALYZER_VERSION = "5"
 WORDS_FILE = "words.json"
 VOCAB_FILE = "vocab.json"
 STOP_FILE = "stopwords.json"
 STEMMERS = {"da": "danish", "nb": "norwegian", "en": "english"}
 QUERY_LANGUAGES = ("da", "nb", "en")
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
+SHARED_SPELLING_LANGUAGES = frozenset({"da", "nb"})
+_SPELLING_RULES = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"aa", "å"), (r"æ", "e"), (r"ej", "ei"), (r"øj", "øy"),  # værktøj/verktøy, arbejde/arbeide
+        (r"([kg])j", r"\1"),  # kende/kjenne, gøre/gjøre
+        (r"c(?=[eiy])", "s"), (r"c", "k"),  # proces/prosess, social/sosial
+        (r"nd", "nn"),  # indbygger/innbygger, kundskab/kunnskap
+        (r"(?<=[aeiouyæøå])b", "p"), (r"(?<=[aeiouyæøå])d", "t"), (r"(?<=[aeiouyæøå])g", "k"),  # skabe/skape
+        (r"(\w)\1+", r"\1"),  # prosess/proses
+    )
+)
 
 
 @lru_cache(maxsize=None)
@@ -41,6 +54,15 @@ def stopwords(lang: str) -> frozenset[str]:
 
     lists = {"da": sw.STOPWORDS_DANISH, "nb": sw.STOPWORDS_NORWEGIAN, "en": sw.STOPWORDS_EN_PLUS}
     return frozenset(lists.get(lang, ()))
+
+
+def shared_spelling(stem: str) -> str:
+    """One spelling for the Danish and the Norwegian form of a stem: the two languages differ
+    mostly in regular sound shifts (b/d/g after a vowel against p/t/k, ej/ei, nd/nn, c/s),
+    so "samskab" and "samskap", "tillid" and "tillit" meet."""
+    for pattern, replacement in _SPELLING_RULES:
+        stem = pattern.sub(replacement, stem)
+    return stem
 
 
 def words(text: str) -> list[str]:
@@ -79,19 +101,31 @@ class Decompounder:
 
 
 def analyze(text: str, lang: str, splitter: Decompounder | None = None) -> list[str]:
-    """Stems of the content words of `text` written in `lang` (and of their compound parts)."""
+    """Index terms of the content words of `text` written in `lang` (and of their compound
+    parts): stems, in the shared spelling for Danish and Norwegian."""
     stop = stopwords(lang)
     kept = [w for w in words(text) if w not in stop and not w.isdigit()]
     if splitter is not None:
         kept += [part for w in kept for part in splitter.parts(w)]
-    return _stemmer(lang).stemWords(kept)
+    return [_index_term(stem, lang) for stem in _stemmer(lang).stemWords(kept)]
+
+
+def _index_term(stem: str, lang: str) -> str:
+    return shared_spelling(stem) if lang in SHARED_SPELLING_LANGUAGES else stem
+
+
+def _query_terms(forms) -> frozenset[str]:
+    """A query word's forms stemmed in every language, as written and in the shared spelling
+    (the first finds English text, the second Danish and Norwegian)."""
+    stems = {_stemmer(lang).stemWord(f) for f in forms for lang in QUERY_LANGUAGES}
+    return frozenset(stems | {shared_spelling(s) for s in stems})
 
 
 @dataclass(frozen=True)
 class QueryWord:
     word: str
-    stems: frozenset[str]  # the word stemmed as Danish, Norwegian and English
-    expansions: frozenset[str]  # stems of its glossary equivalents in the other languages
+    stems: frozenset[str]  # the word's index terms as Danish, Norwegian and English
+    expansions: frozenset[str]  # index terms of its glossary equivalents in the other languages
 
 
 @dataclass(frozen=True)
@@ -113,9 +147,8 @@ def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder | None
         if word in stop or word.isdigit() or word in seen:
             continue
         seen.add(word)
-        forms = (word, *(splitter.parts(word) if splitter else ()))
-        stems = frozenset(_stemmer(lang).stemWord(f) for f in forms for lang in QUERY_LANGUAGES)
-        expanded = frozenset(_stemmer(lang).stemWord(o) for o in expansions(word) for lang in QUERY_LANGUAGES)
+        stems = _query_terms((word, *(splitter.parts(word) if splitter else ())))
+        expanded = _query_terms(expansions(word))
         found.append(QueryWord(word, stems, expanded - stems))
     return QueryTerms(tuple(found))
 
@@ -180,7 +213,7 @@ class LexicalIndex:
         spans = []
         for match in _TOKEN.finditer(text):
             word = match.group().lower()
-            if word not in stop and stemmer.stemWord(word) in stems:
+            if word not in stop and _index_term(stemmer.stemWord(word), lang) in stems:
                 spans.append(match.span())
         return spans
 

@@ -7,6 +7,7 @@ import pytest
 from conftest import run_kb
 from kb import KnowledgeBase
 from kb.errors import IndexMissing, UsageError
+from kb.lexical import LexicalIndex, shared_spelling
 from kb.models import Hit, SearchResult
 
 TVERSKOV = "tverskov-samskabelse-i-kommuner"
@@ -171,3 +172,27 @@ def test_english_words_reach_danish_text_through_the_glossary(shipped):
     assert any(h.doc_id == TVERSKOV and "tillidsopbygning" in h.text for h in hits), [h.chunk_id for h in hits]
     terms = shipped.generation.lexical.terms("solutions to challenges")
     assert all(qw.expansions for qw in terms.words), terms  # løsning(er), udfordring(er) …
+
+
+@pytest.mark.parametrize("danish, norwegian", [
+    ("samskabe", "samskape"), ("tillid", "tillit"), ("medarbejdere", "medarbeidere"),
+    ("indbyggere", "innbyggere"), ("værktøj", "verktøy"), ("proces", "prosess"), ("kundskab", "kunnskap"),
+])
+def test_danish_and_norwegian_spellings_of_a_word_meet(danish, norwegian):
+    assert shared_spelling(danish) == shared_spelling(norwegian)
+
+
+def test_norwegian_words_find_danish_text_without_the_glossary():
+    """BM25 alone: medarbeidere/medarbejdere and verktøy/værktøj are in no glossary set."""
+    texts = [
+        "Medarbejderne har brug for nye værktøjer, når de samarbejder med borgerne.",
+        "Foreningen holder generalforsamling i marts, og alle medlemmer er velkomne.",
+    ]
+    index = LexicalIndex.build(texts, ["da", "da"])
+    terms = index.terms("verktøy for medarbeiderne")
+    scores = index.scores(terms, len(texts))
+    assert scores[0] > 0 and scores[1] == 0, scores
+    assert index.coverage(terms) == 1.0
+    spans = index.matching_spans(texts[0], "da", terms)
+    assert [texts[0][a:b] for a, b in spans] == ["Medarbejderne", "værktøjer"]
+
