@@ -19,13 +19,13 @@ import numpy as np
 
 from indexer.chunk import CHUNKER_VERSION, chunk_document, passage_views
 from indexer.clean import clean_text
-from indexer.load import discover, load_document
+from indexer.load import TEXT_SUFFIXES, discover, load_document
 from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.lexical import ANALYZER_VERSION
 from kb.models import Chunk, Document, IndexManifest
 from kb.store import (
-    CHUNK_COLUMNS, CHUNKS_DB, DENSE, FORMAT_VERSION, LEXICAL, EmbeddingCache, Generation,
+    CHUNK_COLUMNS, CHUNKS_DB, DENSE, FORMAT_VERSION, LEXICAL, ConversionCache, EmbeddingCache, Generation,
     VIEWS, IndexStore, fault_point, write_chunks_db, write_manifest,
 )
 
@@ -145,6 +145,7 @@ def build_index(
             raise IndexCorrupt(f"{exc}".replace("run `kb index --rebuild`", "run `kb index --rebuild` to start from scratch")) from None
         plan = make_plan(paths, config, previous)
         report = _apply(plan, store, config, progress)
+        _forget_old_conversions(paths, store)
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
@@ -252,3 +253,20 @@ def _chunk_row(chunk: Chunk) -> tuple:
 
 def _chunk(row: tuple) -> Chunk:
     return Chunk(**dict(zip(CHUNK_COLUMNS, row)))
+
+
+def _forget_old_conversions(paths: KBPaths, store: IndexStore) -> None:
+    """Keep converted texts only for the PDF/DOCX/HTML files the corpus holds now."""
+    cache = ConversionCache(store.folder)
+    if not cache.path.is_file():
+        return
+    from indexer.extract import conversion_key
+
+    keys = []
+    for path in discover(paths.corpus):
+        if path.suffix.lower() not in TEXT_SUFFIXES and path.is_file():
+            try:
+                keys.append(conversion_key(path))
+            except OSError:  # gone or unreadable since the plan: its text goes too
+                pass
+    cache.retain(keys)

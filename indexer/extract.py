@@ -51,13 +51,18 @@ def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str,
     from kb.store import ConversionCache
 
     cache = ConversionCache(cache_dir)
-    key = hashlib.sha256(f"{_converter_version()}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
+    key = conversion_key(path)
     cached = cache.get(key)
     if cached is not None:
         return cached
     text, pages = _convert(path, label)
     cache.put(key, text, pages)
     return text, pages
+
+
+def conversion_key(path: Path) -> str:
+    """The file's bytes and type, the converter's code and the parsers' versions."""
+    return hashlib.sha256(f"{_converter_version()}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
 
 
 def _convert(path: Path, label: str) -> tuple[str, list[int]]:

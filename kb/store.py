@@ -308,6 +308,17 @@ class ConversionCache:
         except (sqlite3.Error, OSError):
             pass
 
+    def retain(self, keys: Sequence[str]) -> None:
+        """Forget the texts of files the corpus no longer holds (deleted or changed since)."""
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
+                db.execute("CREATE TEMP TABLE keep (key TEXT PRIMARY KEY)")
+                db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
+                db.execute("DELETE FROM conversions WHERE key NOT IN (SELECT key FROM keep)")
+                db.commit()
+        except (sqlite3.Error, OSError):  # no cache yet, or an unreadable one
+            pass
+
 
 class EmbeddingCache:
     """Passage vectors keyed by a hash of (encoder, embedded text); committed batch by batch."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -207,6 +209,24 @@ def test_unchanged_converted_files_are_not_converted_again(root, sources):
     make_pdf(pdf, [page + " Tillæg." for page in PDF_PAGES])  # a changed file is converted again
     result = kb(root, "index", env=no_time)
     assert f"{pdf.name}: extraction took longer than 0.001 s" in result.stderr, result.output
+
+
+def test_converted_texts_are_kept_only_for_files_the_corpus_holds(root, sources):
+    """Edited or deleted PDFs do not leave their old text in .kb/conversions.sqlite for good."""
+    def cached_texts() -> list[str]:
+        with contextlib.closing(sqlite3.connect(root / ".kb" / "conversions.sqlite")) as db:
+            return [text for (text,) in db.execute("SELECT text FROM conversions")]
+
+    assert kb(root, "add", str(make_pdf(sources / "rapport.pdf", PDF_PAGES)), "--kind", "report", "--lang", "da").exit_code == 0
+    assert kb(root, "index").exit_code == 0
+    (pdf,) = (root / "corpus" / "documents").glob("*.pdf")
+    make_pdf(pdf, [page + " Tillæg." for page in PDF_PAGES])
+    assert kb(root, "index").exit_code == 0
+    (text,) = cached_texts()
+    assert "Tillæg." in text
+    pdf.unlink()
+    assert kb(root, "index").exit_code == 0
+    assert cached_texts() == []
 
 
 def test_folder_reports_every_bad_file_and_adds_the_good_ones(root, sources):
