@@ -145,7 +145,8 @@ def build_index(
             raise IndexCorrupt(f"{exc}".replace("run `kb index --rebuild`", "run `kb index --rebuild` to start from scratch")) from None
         plan = make_plan(paths, config, previous)
         report = _apply(plan, store, config, progress)
-        _forget_old_conversions(paths, store)
+        if report.added or report.changed or report.removed:  # else the last build already pruned
+            _forget_old_conversions(paths, store)
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
