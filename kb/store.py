@@ -283,6 +283,16 @@ def write_manifest(folder: Path, manifest: IndexManifest) -> None:
     (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
 
 
+def _delete_all_but(db: sqlite3.Connection, table: str, keys: Sequence[str]) -> None:
+    """Delete the rows of a cache table whose key is not in `keys` (through a temporary table:
+    a corpus has more keys than SQLite takes as parameters of one statement)."""
+    db.execute("CREATE TEMP TABLE keep (key TEXT PRIMARY KEY)")
+    db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
+    db.execute(f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM keep)")
+    db.execute("DROP TABLE keep")
+    db.commit()
+
+
 class ConversionCache:
     """Text of converted PDF/DOCX/HTML files by a key of (file bytes, converter). A cache that
     cannot be read or written only costs time: every failure here is a miss."""
@@ -312,10 +322,7 @@ class ConversionCache:
         """Forget the texts of files the corpus no longer holds (deleted or changed since)."""
         try:
             with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db:
-                db.execute("CREATE TEMP TABLE keep (key TEXT PRIMARY KEY)")
-                db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
-                db.execute("DELETE FROM conversions WHERE key NOT IN (SELECT key FROM keep)")
-                db.commit()
+                _delete_all_but(db, "conversions", keys)
         except (sqlite3.Error, OSError):  # no cache yet, or an unreadable one
             pass
 
@@ -367,11 +374,7 @@ class EmbeddingCache:
 
     def retain(self, keys: Sequence[str]) -> None:
         """Forget vectors no live chunk uses."""
-        self.db.execute("CREATE TEMP TABLE keep (key TEXT PRIMARY KEY)")
-        self.db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(k,) for k in keys])
-        self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep)")
-        self.db.execute("DROP TABLE keep")
-        self.db.commit()
+        _delete_all_but(self.db, "vectors", keys)
 
     def close(self) -> None:
         self.db.close()
