@@ -22,7 +22,7 @@ from indexer.clean import clean_text
 from indexer.load import TEXT_SUFFIXES, discover, load_document
 from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
-from kb.lexical import ANALYZER_VERSION
+from kb.lexical import analyzer_version
 from kb.models import Chunk, Document, IndexManifest
 from kb.store import (
     CHUNK_COLUMNS, CHUNKS_DB, DENSE, FORMAT_VERSION, LEXICAL, ConversionCache, EmbeddingCache, Generation,
@@ -70,7 +70,7 @@ class IndexPlan:
 
 
 def settings_fingerprint(config: KBConfig) -> str:
-    return f"chunker={CHUNKER_VERSION};analyzer={ANALYZER_VERSION};embedder={config.embedder.model_dump_json(exclude={'batch_size'})}"
+    return f"chunker={CHUNKER_VERSION};analyzer={analyzer_version()};embedder={config.embedder.model_dump_json(exclude={'batch_size'})}"
 
 
 def index_hash(doc: Document, fingerprint: str) -> str:
@@ -234,7 +234,7 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
             model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,
             query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
-            chunker_version=CHUNKER_VERSION, analyzer_version=ANALYZER_VERSION,
+            chunker_version=CHUNKER_VERSION, analyzer_version=analyzer_version(),
             faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunk_rows),
             vectors=len(keys),
         )

@@ -1,7 +1,8 @@
-"""Co-creation terms across Danish, Norwegian and English, for lexical query expansion.
+"""Co-creation terms across Danish, Norwegian and English, for lexical search across languages.
 
-Each set holds words that mean the same thing in practice; a query word from one set also
-searches the others. Words are written in their plain form; the analyzer stems them.
+Each set holds words that mean the same thing in practice; the lexical index gives each set one
+term of its own, so a word from one set also finds the others. Words are written in their plain
+form; the analyzer stems them. A change here takes effect with the next `kb index`.
 """
 
 SYNONYM_SETS: tuple[frozenset[str], ...] = tuple(
@@ -100,12 +101,3 @@ SYNONYM_SETS: tuple[frozenset[str], ...] = tuple(
     )
 )
 
-
-def expansions(word: str) -> frozenset[str]:
-    """Other words for `word` (lower case), or an empty set."""
-    found: set[str] = set()
-    for group in SYNONYM_SETS:
-        if word in group:
-            found |= group
-    found.discard(word)
-    return frozenset(found)

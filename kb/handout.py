@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 from kb.errors import UsageError
 from kb.knowledge_base import MAX_QUERY_CHARS, MAX_TOP_K
 from kb.models import ID_PATTERN, Hit, Kind
-from kb.yamlfile import parse_yaml
+from kb.yamlfile import parse_yaml_tree
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
@@ -67,8 +67,7 @@ def load_plan(path: Path) -> HandoutPlan:
         raise UsageError(f"{path}: is a folder, not a plan file") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
-    data = parse_yaml(raw, str(path))
-    root = yaml.compose(raw, Loader=yaml.SafeLoader)  # nodes with line numbers, for error messages
+    data, root = parse_yaml_tree(raw, str(path))
     if not isinstance(data, dict):
         line = root.start_mark.line + 1 if root is not None else 1
         raise UsageError(f"{path}:{line}: a plan is a mapping with title, audience and themes; see handouts/example.yaml")

@@ -1,13 +1,15 @@
 """BM25 over Danish/Norwegian text: Snowball stemming and stop words per chunk language.
 
-Chunks are analysed in their own language. A query is analysed in all of them and widened with
-the co-creation glossary. Danish and Norwegian stems are indexed in a spelling both languages
-share (medarbejder/medarbeider, tillid/tillit), so a Danish question finds Norwegian text and
-the reverse. bm25s is imported only to build an index.
+Chunks are analysed in their own language, a query in all of them. Danish and Norwegian stems
+are indexed in a spelling both languages share (medarbejder/medarbeider, tillid/tillit), so a
+Danish question finds Norwegian text and the reverse. Each set of the co-creation glossary is
+indexed as one more term beside its words' stems, so an English question finds Danish text.
+bm25s is imported only to build an index.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -17,12 +19,14 @@ from typing import Sequence
 
 import numpy as np
 
-from kb.glossary import expansions
+from kb.glossary import SYNONYM_SETS
 
-ANALYZER_VERSION = "5"
+ANALYZER_VERSION = "6"
 WORDS_FILE = "words.json"
 VOCAB_FILE = "vocab.json"
 STOP_FILE = "stopwords.json"
+CONCEPTS_FILE = "concepts.json"
+CONCEPT_MARK = "≈"  # no word of a text holds it: concept terms never meet word terms
 STEMMERS = {"da": "danish", "nb": "norwegian", "en": "english"}
 QUERY_LANGUAGES = ("da", "nb", "en")
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
@@ -110,6 +114,31 @@ def analyze(text: str, lang: str, splitter: Decompounder | None = None) -> list[
     return [_index_term(stem, lang) for stem in _stemmer(lang).stemWords(kept)]
 
 
+def analyzer_version() -> str:
+    """The analyzer's code version and its glossary: either changing changes the index terms."""
+    glossary = json.dumps(sorted(sorted(group) for group in SYNONYM_SETS), ensure_ascii=False)
+    return f"{ANALYZER_VERSION}+glossary-{hashlib.sha256(glossary.encode()).hexdigest()[:12]}"
+
+
+def glossary_concepts() -> dict[str, list[str]]:
+    """Index term -> the glossary sets it belongs to, as concept terms ("≈tillid").
+
+    A set counts as one term with one document frequency: "samskaping", which only the one
+    Norwegian document uses, would otherwise outweigh "samskabelse", the topic of every
+    document, and a question using several words of a set would count the set several times.
+    """
+    found: dict[str, set[str]] = {}
+    for group in SYNONYM_SETS:
+        concept = CONCEPT_MARK + min(group)
+        for term in _query_terms(group):
+            found.setdefault(term, set()).add(concept)
+    return {term: sorted(concepts) for term, concepts in sorted(found.items())}
+
+
+def _with_concepts(terms: list[str], concepts: dict[str, list[str]]) -> list[str]:
+    return terms + [c for term in terms for c in concepts.get(term, ())]
+
+
 def _index_term(stem: str, lang: str) -> str:
     return shared_spelling(stem) if lang in SHARED_SPELLING_LANGUAGES else stem
 
@@ -125,7 +154,7 @@ def _query_terms(forms) -> frozenset[str]:
 class QueryWord:
     word: str
     stems: frozenset[str]  # the word's index terms as Danish, Norwegian and English
-    expansions: frozenset[str]  # index terms of its glossary equivalents in the other languages
+    expansions: frozenset[str]  # concept terms of the glossary sets it belongs to
 
 
 @dataclass(frozen=True)
@@ -140,7 +169,9 @@ class QueryTerms:
         return frozenset(stems)
 
 
-def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder | None = None) -> QueryTerms:
+def analyze_query(
+    text: str, stop: frozenset[str], splitter: Decompounder | None = None, concepts: dict[str, list[str]] | None = None
+) -> QueryTerms:
     found: list[QueryWord] = []
     seen: set[str] = set()
     for word in words(text):
@@ -148,8 +179,8 @@ def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder | None
             continue
         seen.add(word)
         stems = _query_terms((word, *(splitter.parts(word) if splitter else ())))
-        expanded = _query_terms(expansions(word))
-        found.append(QueryWord(word, stems, expanded - stems))
+        expanded = frozenset(c for stem in stems for c in (concepts or {}).get(stem, ()))
+        found.append(QueryWord(word, stems, expanded))
     return QueryTerms(tuple(found))
 
 
@@ -164,13 +195,14 @@ class LexicalIndex:
 
     def __init__(
         self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, vocab: dict[str, int],
-        splitter: Decompounder, stop: dict[str, list[str]],
+        splitter: Decompounder, stop: dict[str, list[str]], concepts: dict[str, list[str]],
     ):
         self._data, self._indices, self._indptr = data, indices, indptr
         self._vocab = vocab
         self.splitter = splitter
         self.stop = {lang: frozenset(words) for lang, words in stop.items()}
         self._query_stop = frozenset().union(*self.stop.values())
+        self.concepts = concepts
 
     @classmethod
     def build(cls, texts: Sequence[str], languages: Sequence[str]) -> "LexicalIndex":
@@ -178,14 +210,15 @@ class LexicalIndex:
 
         splitter = Decompounder.from_texts(texts)
         stop = {lang: sorted(stopwords(lang)) for lang in QUERY_LANGUAGES}
+        concepts = glossary_concepts()
         if not texts:
             empty = np.empty(0, dtype=np.float32)
-            return cls(empty, empty.astype(np.int32), np.zeros(1, dtype=np.int32), {}, splitter, stop)
-        corpus_tokens = [analyze(t, lang, splitter) for t, lang in zip(texts, languages)]
+            return cls(empty, empty.astype(np.int32), np.zeros(1, dtype=np.int32), {}, splitter, stop, concepts)
+        corpus_tokens = [_with_concepts(analyze(t, lang, splitter), concepts) for t, lang in zip(texts, languages)]
         retriever = bm25s.BM25(k1=1.2, b=0.75)
         retriever.index(_as_ids(corpus_tokens), show_progress=False)
         scores = retriever.scores
-        return cls(scores["data"], scores["indices"], scores["indptr"], retriever.vocab_dict, splitter, stop)
+        return cls(scores["data"], scores["indices"], scores["indptr"], retriever.vocab_dict, splitter, stop, concepts)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -195,6 +228,7 @@ class LexicalIndex:
         (folder / WORDS_FILE).write_text(json.dumps(sorted(self.splitter.known), ensure_ascii=False), encoding="utf-8")
         stop = {lang: sorted(words) for lang, words in self.stop.items()}
         (folder / STOP_FILE).write_text(json.dumps(stop, ensure_ascii=False), encoding="utf-8")
+        (folder / CONCEPTS_FILE).write_text(json.dumps(self.concepts, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
@@ -202,10 +236,12 @@ class LexicalIndex:
         vocab = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
         known = set(json.loads((folder / WORDS_FILE).read_text(encoding="utf-8")))
         stop = json.loads((folder / STOP_FILE).read_text(encoding="utf-8"))
-        return cls(data, indices, indptr, vocab, Decompounder(known), stop)
+        concepts_file = folder / CONCEPTS_FILE  # absent from an index of analyzer 5: no glossary until `kb index`
+        concepts = json.loads(concepts_file.read_text(encoding="utf-8")) if concepts_file.is_file() else {}
+        return cls(data, indices, indptr, vocab, Decompounder(known), stop, concepts)
 
     def terms(self, query: str) -> QueryTerms:
-        return analyze_query(query, self._query_stop, self.splitter)
+        return analyze_query(query, self._query_stop, self.splitter, self.concepts)
 
     def matching_spans(self, text: str, lang: str, terms: QueryTerms) -> list[tuple[int, int]]:
         """Character spans of the words of `text` that the query matches (for highlighting)."""
@@ -213,7 +249,10 @@ class LexicalIndex:
         spans = []
         for match in _TOKEN.finditer(text):
             word = match.group().lower()
-            if word not in stop and _index_term(stemmer.stemWord(word), lang) in stems:
+            if word in stop:
+                continue
+            term = _index_term(stemmer.stemWord(word), lang)
+            if term in stems or not stems.isdisjoint(self.concepts.get(term, ())):
                 spans.append(match.span())
         return spans
 

@@ -7,10 +7,13 @@ import yaml
 from kb.errors import KBError, UsageError
 
 
-def parse_yaml(text: str, where: str, error: type[KBError] = UsageError) -> object:
-    """The data in `text`; a syntax error is one line naming `where` and the line."""
+def parse_yaml_tree(text: str, where: str, error: type[KBError] = UsageError) -> tuple[object, yaml.Node | None]:
+    """The data in `text` and its node tree (line numbers for error messages), parsed once;
+    a syntax error is one line naming `where` and the line."""
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}:" if mark is not None else ""
@@ -19,3 +22,10 @@ def parse_yaml(text: str, where: str, error: type[KBError] = UsageError) -> obje
         raise error(f"{where}:{line} not valid YAML ({problem}); check {hint}") from None
     except ValueError as exc:  # a date YAML recognises but the calendar does not (2021-02-30)
         raise error(f"{where}: {exc}; write dates as YYYY-MM-DD") from None
+    finally:
+        loader.dispose()
+
+
+def parse_yaml(text: str, where: str, error: type[KBError] = UsageError) -> object:
+    """The data in `text`; a syntax error is one line naming `where` and the line."""
+    return parse_yaml_tree(text, where, error)[0]

@@ -13,22 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import TRUST_DA
 from indexer.language import detect_language
 from search_cli.app import cli
-
-TRUST_MD = """\
----
-id: tillid-i-praksis
-title: Tillid i praksis
-language: da
-kind: guidance
----
-# Tillid
-
-Borgerne er ofte skeptiske, når kommunen inviterer til samarbejde om nye løsninger.
-Derfor begynder samskabelse med tillidsopbygning: ærlig dialog om, hvem der bestemmer hvad,
-og en kommune der holder, hvad den lover, også når processen bliver svær undervejs.
-"""
 
 # Each PDF page is one passage (over the chunker's packing size), so a passage sits on one page.
 PDF_PAGES = [
@@ -140,7 +127,7 @@ def root(tmp_path) -> Path:
     """A knowledge base with one short Danish Markdown document."""
     folder = tmp_path / "kb"
     (folder / "corpus" / "documents").mkdir(parents=True)
-    (folder / "corpus" / "documents" / "tillid.md").write_text(TRUST_MD, encoding="utf-8")
+    (folder / "corpus" / "documents" / "tillid.md").write_text(TRUST_DA, encoding="utf-8")
     return folder
 
 
@@ -266,7 +253,7 @@ def test_folder_reports_every_bad_file_and_adds_the_good_ones(root, sources):
 
 def test_duplicate_content_is_refused_naming_the_existing_id(root, sources):
     copy = sources / "same.md"
-    body = TRUST_MD.split("---\n", 2)[2]
+    body = TRUST_DA.split("---\n", 2)[2]
     copy.write_text("  " + body.replace("\n", "\n\n"), encoding="utf-8")  # other spacing, same words
     result = kb(root, "add", str(copy), "--kind", "guidance", "--lang", "da")
     assert result.exit_code == 1
@@ -295,7 +282,7 @@ def test_removed_document_leaves_the_results(root, sources):
 
 def test_validate_lists_every_problem_at_once(root):
     docs = root / "corpus" / "documents"
-    (docs / "tillid2.md").write_text(TRUST_MD, encoding="utf-8")  # same id and same content
+    (docs / "tillid2.md").write_text(TRUST_DA, encoding="utf-8")  # same id and same content
     (docs / "nometa.txt").write_text(DANISH_TXT, encoding="utf-8")
     (docs / "latin1.txt").write_bytes("Århus".encode("latin-1"))
     (docs / "latin1.meta.yaml").write_text("id: latin1\ntitle: L\nlanguage: da\nkind: other\n", encoding="utf-8")
