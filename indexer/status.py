@@ -7,8 +7,10 @@ from typing import Optional
 from pydantic import BaseModel
 
 from indexer.build import FileProblem, make_plan, previous_documents
+from indexer.chunk import CHUNKER_VERSION
 from kb.errors import IndexMissing
 from kb.knowledge_base import KnowledgeBase
+from kb.lexical import analyzer_version
 
 
 class StatusReport(BaseModel):
@@ -23,6 +25,7 @@ class StatusReport(BaseModel):
     new: list[str] = []
     changed: list[str] = []
     removed: list[str] = []
+    outdated: list[str] = []  # chunker, analyzer: the index was built by other code than this kb's
     problems: list[FileProblem] = []
 
     def render(self) -> str:
@@ -35,6 +38,9 @@ class StatusReport(BaseModel):
                 f"model           {self.model}",
                 f"built           {self.built_at} ({_age(self.age_seconds or 0)} ago)",
             ]
+        if self.outdated:
+            lines.append(f"settings        the {' and the '.join(self.outdated)} changed since indexing: "
+                         "`kb index` re-indexes every document (vectors come from the cache)")
         pending = [("new", self.new), ("changed", self.changed), ("removed", self.removed)]
         if any(items for _, items in pending):
             lines.append("since indexing  " + ", ".join(f"{len(items)} {name}" for name, items in pending) + ": run `kb index`")
@@ -67,6 +73,10 @@ def knowledge_base_status(kb: KnowledgeBase) -> StatusReport:
         report.faiss_index = manifest.faiss_index
         report.built_at = manifest.created_at
         report.age_seconds = round(kb.index_age_seconds(), 1)
+        report.outdated = [name for name, built, now in (
+            ("chunker", manifest.chunker_version, CHUNKER_VERSION),
+            ("analyzer (stemming, glossary)", manifest.analyzer_version, analyzer_version()),
+        ) if built != now]
     plan = make_plan(kb.paths, kb.config, previous_documents(kb.store))
     report.new = [p.doc.path for p in plan.documents if p.state == "new"]
     report.changed = [p.doc.path for p in plan.documents if p.state == "changed"]

@@ -154,7 +154,7 @@ def _query_terms(forms) -> frozenset[str]:
 class QueryWord:
     word: str
     stems: frozenset[str]  # the word's index terms as Danish, Norwegian and English
-    expansions: frozenset[str]  # concept terms of the glossary sets it belongs to
+    concepts: frozenset[str]  # concept terms of the glossary sets it belongs to
 
 
 @dataclass(frozen=True)
@@ -162,11 +162,11 @@ class QueryTerms:
     words: tuple[QueryWord, ...]
 
     @property
-    def all_stems(self) -> frozenset[str]:
-        stems: set[str] = set()
+    def all_terms(self) -> frozenset[str]:
+        terms: set[str] = set()
         for qw in self.words:
-            stems |= qw.stems | qw.expansions
-        return frozenset(stems)
+            terms |= qw.stems | qw.concepts
+        return frozenset(terms)
 
 
 def analyze_query(
@@ -179,8 +179,8 @@ def analyze_query(
             continue
         seen.add(word)
         stems = _query_terms((word, *(splitter.parts(word) if splitter else ())))
-        expanded = frozenset(c for stem in stems for c in (concepts or {}).get(stem, ()))
-        found.append(QueryWord(word, stems, expanded))
+        of_word = frozenset(c for stem in stems for c in (concepts or {}).get(stem, ()))
+        found.append(QueryWord(word, stems, of_word))
     return QueryTerms(tuple(found))
 
 
@@ -245,14 +245,14 @@ class LexicalIndex:
 
     def matching_spans(self, text: str, lang: str, terms: QueryTerms) -> list[tuple[int, int]]:
         """Character spans of the words of `text` that the query matches (for highlighting)."""
-        stems, stop, stemmer = terms.all_stems, self.stop.get(lang, frozenset()), _stemmer(lang)
+        wanted, stop, stemmer = terms.all_terms, self.stop.get(lang, frozenset()), _stemmer(lang)
         spans = []
         for match in _TOKEN.finditer(text):
             word = match.group().lower()
             if word in stop:
                 continue
             term = _index_term(stemmer.stemWord(word), lang)
-            if term in stems or not stems.isdisjoint(self.concepts.get(term, ())):
+            if term in wanted or not wanted.isdisjoint(self.concepts.get(term, ())):
                 spans.append(match.span())
         return spans
 
@@ -261,12 +261,12 @@ class LexicalIndex:
         if not terms.words:
             return 0.0
         vocab = self._vocab.keys()
-        found = sum(1 for qw in terms.words if (qw.stems | qw.expansions) & vocab)
+        found = sum(1 for qw in terms.words if (qw.stems | qw.concepts) & vocab)
         return found / len(terms.words)
 
     def scores(self, terms: QueryTerms, num_docs: int) -> np.ndarray:
-        """BM25 score of every chunk row: the sum of the query stems' stored weights."""
-        spans = [(self._indptr[c], self._indptr[c + 1]) for c in (self._vocab.get(s) for s in sorted(terms.all_stems)) if c is not None]
+        """BM25 score of every chunk row: the sum of the query terms' stored weights."""
+        spans = [(self._indptr[c], self._indptr[c + 1]) for c in (self._vocab.get(s) for s in sorted(terms.all_terms)) if c is not None]
         if not spans:
             return np.zeros(num_docs, dtype=np.float32)
         rows = np.concatenate([self._indices[lo:hi] for lo, hi in spans])

@@ -83,6 +83,27 @@ def test_status_shows_counts_and_no_changes(fixture_kb):
     assert re.search(r"^since indexing\s+no changes$", text, re.M), text
 
 
+def test_an_index_from_an_older_analyzer_is_named_by_status_and_updated_by_index(fixture_kb, monkeypatch):
+    """After an upgrade that changes stemming or the glossary, status says why every document
+    changed; `kb index` re-indexes them without embedding anything again."""
+    with monkeypatch.context() as older:
+        older.setattr("kb.lexical.ANALYZER_VERSION", "5")
+        run_kb(fixture_kb, "index")
+    index = fixture_kb / ".kb"
+    lexical = index / (index / "CURRENT").read_text(encoding="utf-8").strip() / "lexical"
+    (lexical / "concepts.json").unlink()  # analyzer 5 wrote none
+    assert search_json(fixture_kb, TRUST_QUERY, "-k", "1")[0]["doc_id"] == "tillid-i-praksis"  # still answers
+
+    text = status_text(fixture_kb)
+    assert re.search(r"^settings\s+the analyzer \(stemming, glossary\) changed since indexing: `kb index`", text, re.M), text
+    assert "0 new, 3 changed, 0 removed" in text, text
+
+    summary = index_summary(run_kb(fixture_kb, "index"))
+    assert (summary["changed"], summary["embedded"]) == (3, 0)
+    text = status_text(fixture_kb)
+    assert "settings" not in text and "no changes" in text, text
+
+
 def test_edit_add_remove_are_seen_by_status_and_applied_by_index(fixture_kb):
     corpus = fixture_kb / "corpus"
     measure = corpus / "measure.md"

@@ -171,7 +171,7 @@ def test_english_words_reach_danish_text_through_the_glossary(shipped):
     hits = shipped.search("trust with skeptical citizens", k=3, mode="lexical").hits
     assert any(h.doc_id == TVERSKOV and "tillidsopbygning" in h.text for h in hits), [h.chunk_id for h in hits]
     terms = shipped.generation.lexical.terms("solutions to challenges")
-    assert all(qw.expansions for qw in terms.words), terms  # løsning(er), udfordring(er) …
+    assert all(qw.concepts for qw in terms.words), terms  # løsning(er), udfordring(er) …
 
 
 @pytest.mark.parametrize("danish, norwegian", [
@@ -190,7 +190,7 @@ def test_norwegian_words_find_danish_text_without_the_glossary():
     ]
     index = LexicalIndex.build(texts, ["da", "da"])
     terms = index.terms("hjelp hver uke")
-    assert not any(qw.expansions for qw in terms.words), terms
+    assert not any(qw.concepts for qw in terms.words), terms
     scores = index.scores(terms, len(texts))
     assert scores[0] > 0 and scores[1] == 0, scores
     assert index.coverage(terms) == 1.0
