@@ -169,17 +169,16 @@ class QueryTerms:
         return frozenset(terms)
 
 
-def analyze_query(
-    text: str, stop: frozenset[str], splitter: Decompounder | None = None, concepts: dict[str, list[str]] | None = None
-) -> QueryTerms:
+def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder, concepts: dict[str, list[str]]) -> QueryTerms:
+    """The query's content words, each with its stems in every language and its concept terms."""
     found: list[QueryWord] = []
     seen: set[str] = set()
     for word in words(text):
         if word in stop or word.isdigit() or word in seen:
             continue
         seen.add(word)
-        stems = _query_terms((word, *(splitter.parts(word) if splitter else ())))
-        of_word = frozenset(c for stem in stems for c in (concepts or {}).get(stem, ()))
+        stems = _query_terms((word, *splitter.parts(word)))
+        of_word = frozenset(c for stem in stems for c in concepts.get(stem, ()))
         found.append(QueryWord(word, stems, of_word))
     return QueryTerms(tuple(found))
 
