@@ -201,7 +201,7 @@ class LexicalIndex:
         self.splitter = splitter
         self.stop = {lang: frozenset(words) for lang, words in stop.items()}
         self._query_stop = frozenset().union(*self.stop.values())
-        self.concepts = concepts
+        self.concepts_of = concepts  # index term -> the concept terms of its glossary sets
 
     @classmethod
     def build(cls, texts: Sequence[str], languages: Sequence[str]) -> "LexicalIndex":
@@ -227,7 +227,7 @@ class LexicalIndex:
         (folder / WORDS_FILE).write_text(json.dumps(sorted(self.splitter.known), ensure_ascii=False), encoding="utf-8")
         stop = {lang: sorted(words) for lang, words in self.stop.items()}
         (folder / STOP_FILE).write_text(json.dumps(stop, ensure_ascii=False), encoding="utf-8")
-        (folder / CONCEPTS_FILE).write_text(json.dumps(self.concepts, ensure_ascii=False), encoding="utf-8")
+        (folder / CONCEPTS_FILE).write_text(json.dumps(self.concepts_of, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
@@ -240,7 +240,7 @@ class LexicalIndex:
         return cls(data, indices, indptr, vocab, Decompounder(known), stop, concepts)
 
     def terms(self, query: str) -> QueryTerms:
-        return analyze_query(query, self._query_stop, self.splitter, self.concepts)
+        return analyze_query(query, self._query_stop, self.splitter, self.concepts_of)
 
     def matching_spans(self, text: str, lang: str, terms: QueryTerms) -> list[tuple[int, int]]:
         """Character spans of the words of `text` that the query matches (for highlighting)."""
@@ -251,7 +251,7 @@ class LexicalIndex:
             if word in stop:
                 continue
             term = _index_term(stemmer.stemWord(word), lang)
-            if term in wanted or not wanted.isdisjoint(self.concepts.get(term, ())):
+            if term in wanted or not wanted.isdisjoint(self.concepts_of.get(term, ())):
                 spans.append(match.span())
         return spans
 
