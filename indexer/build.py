@@ -19,6 +19,7 @@ import numpy as np
 
 from indexer.chunk import CHUNKER_VERSION, chunk_document, passage_views
 from indexer.clean import clean_text
+from indexer.extract import conversion_key, keys_kept_for_one_build
 from indexer.load import TEXT_SUFFIXES, discover, load_document
 from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
@@ -136,7 +137,7 @@ def build_index(
     started = time.perf_counter()
     progress = progress or (lambda stage, done, total: None)
     store = IndexStore(paths.index)
-    with store.writer_lock():
+    with store.writer_lock(), keys_kept_for_one_build():
         if rebuild:
             store.discard()
         try:
@@ -261,8 +262,6 @@ def _forget_old_conversions(paths: KBPaths, store: IndexStore) -> None:
     cache = ConversionCache(store.folder)
     if not cache.path.is_file():
         return
-    from indexer.extract import conversion_key
-
     keys = []
     for path in discover(paths.corpus):
         if path.suffix.lower() not in TEXT_SUFFIXES and path.is_file():

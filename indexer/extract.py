@@ -16,8 +16,10 @@ import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 from kb.errors import CorpusError, UsageError
 
@@ -60,8 +62,34 @@ def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str,
     return text, pages
 
 
+_build_keys: dict[tuple[str, int, int], str] | None = None  # file identity -> key, during one build
+
+
+@contextmanager
+def keys_kept_for_one_build() -> Iterator[None]:
+    """Within one `kb index` each converted file is read once: the plan reads it, and so does
+    forgetting the texts of files the corpus no longer holds. Outside a build every call reads
+    the file (a file rewritten within the time-stamp resolution keeps its size and time stamp)."""
+    global _build_keys
+    _build_keys = {}
+    try:
+        yield
+    finally:
+        _build_keys = None
+
+
 def conversion_key(path: Path) -> str:
     """The file's bytes and type, the converter's code and the parsers' versions."""
+    if _build_keys is None:
+        return _content_key(path)
+    stat = path.stat()
+    identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if identity not in _build_keys:
+        _build_keys[identity] = _content_key(path)
+    return _build_keys[identity]
+
+
+def _content_key(path: Path) -> str:
     return hashlib.sha256(f"{_converter_version()}{path.suffix.lower()}".encode() + path.read_bytes()).hexdigest()
 
 
