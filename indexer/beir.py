@@ -49,6 +49,26 @@ def read_qrels(path: Path) -> dict[str, set[str]]:
     return qrels
 
 
+def read_queries(path: Path, split: str) -> tuple[dict[str, str], list[str]]:
+    """The questions of `split` by id, and the ids that name two different questions in it.
+
+    A query with a `split` field belongs to that split only: BEIR conversions that keep both
+    splits in one file may reuse an id across them (NorQuAD does for 40 questions). An id that
+    still names two questions is ambiguous, since qrels cannot say which one a line is for.
+    """
+    queries: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for number, row in enumerate(_read_jsonl(path), start=1):
+        if not isinstance(row, dict) or "_id" not in row or not isinstance(row.get("text"), str):
+            raise UsageError(f"{path}: query {number} needs \"_id\" and \"text\"")
+        if row.get("split", split) != split:
+            continue
+        qid = str(row["_id"])
+        if queries.setdefault(qid, row["text"]) != row["text"]:
+            ambiguous.add(qid)
+    return queries, sorted(ambiguous)
+
+
 def prepare_workspace(beir_dir: Path, language: str, workdir: Optional[Path]) -> tuple[KBPaths, dict[str, str]]:
     corpus_file = beir_dir / "corpus.jsonl"
     docs = _read_jsonl(corpus_file)
@@ -75,18 +95,19 @@ def evaluate_beir(
     workdir: Optional[Path] = None, progress: Progress | None = None,
 ) -> EvalReport:
     qrels = read_qrels(beir_dir / "qrels" / f"{split}.tsv")
-    queries = {str(q["_id"]): q["text"] for q in _read_jsonl(beir_dir / "queries.jsonl")}
+    queries, ambiguous = read_queries(beir_dir / "queries.jsonl", split)
+    qrels = {qid: docs for qid, docs in qrels.items() if qid not in ambiguous}
     paths, id_map = prepare_workspace(beir_dir, language, workdir)
     build_index(paths, config, progress=progress)
     kb = KnowledgeBase(paths, config)
     ranked: dict[str, list[str]] = {}
     for number, qid in enumerate(qrels):
         if qid not in queries:
-            raise UsageError(f"qrels name query {qid} that queries.jsonl does not hold")
+            raise UsageError(f"qrels/{split}.tsv names query {qid}, which queries.jsonl does not hold for split {split!r}")
         hits = kb.search(queries[qid], k=PASSAGES_PER_QUERY, mode=mode).hits
         ranked[qid] = list(dict.fromkeys(id_map[h.doc_id] for h in hits))
         if progress:
             progress("searching", number + 1, len(qrels))
     kb.close()
     overall = evaluate_ranked_docs(ranked, qrels)
-    return EvalReport(mode=mode, overall=overall, by_language={language: overall})
+    return EvalReport(mode=mode, overall=overall, by_language={language: overall}, ambiguous_queries=ambiguous)

@@ -61,6 +61,7 @@ class EvalReport(BaseModel):
     overall: Metrics
     by_language: dict[str, Metrics]
     misses: list[Miss] = []
+    ambiguous_queries: list[str] = []  # BEIR ids naming two questions of the split: not scored
 
 
 # -- metric arithmetic ----------------------------------------------------------------

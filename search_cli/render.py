@@ -89,6 +89,9 @@ def eval_table(report, show_misses: bool = True) -> str:
     rows = [("all", report.overall)] + [(lang, m) for lang, m in report.by_language.items() if len(report.by_language) > 1]
     for name, m in rows:
         lines.append(f"{name:8} {m.queries:>7} {m.hit_at_1:>7.3f} {m.hit_at_5:>7.3f} {m.mrr_at_10:>7.3f} {m.ndcg_at_10:>8.3f}")
+    if report.ambiguous_queries:
+        lines.append(f"not scored: {len(report.ambiguous_queries)} query ids that name two different questions "
+                     f"in queries.jsonl ({', '.join(report.ambiguous_queries)})")
     if show_misses and report.misses:
         lines += ["", f"not first ({len(report.misses)}):"]
         for miss in report.misses:

@@ -48,6 +48,12 @@ def beir_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if variant == 0:
                 queries.append({"_id": f"code{topic}", "text": f"journalnummer {code}", "split": "test"})
                 qrels.append(f"code{topic}\t{doc_id}\t1")
+    # One file for both splits, reusing ids across them (as NorQuAD does): a dev question must
+    # not take the place of the test question with its id.
+    queries += [{"_id": f"code{topic}", "text": english, "split": "dev"} for topic, (_, _, english) in enumerate(TOPICS)]
+    # An id naming two test questions cannot be scored: qrels do not say which line is whose.
+    queries += [{"_id": "twice", "text": TOPICS[0][2], "split": "test"}, {"_id": "twice", "text": TOPICS[1][2], "split": "test"}]
+    qrels += ["twice\tdoc0-0\t1", "twice\tdoc1-0\t1"]
     (root / "corpus.jsonl").write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in corpus) + "\n", encoding="utf-8")
     (root / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries) + "\n", encoding="utf-8")
     (root / "qrels" / "test.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
@@ -58,21 +64,32 @@ def evaluate(beir_dir: Path, workdir: Path, mode: str) -> dict:
     result = CliRunner().invoke(cli, ["eval", "--beir", str(beir_dir), "--split", "test", "--mode", mode,
                                       "--workdir", str(workdir), "--json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["overall"]
+    return json.loads(result.stdout)
 
 
 def test_hybrid_beats_dense_and_lexical_alone(beir_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     workdir = tmp_path_factory.mktemp("work")
     scores = {mode: evaluate(beir_dir, workdir, mode) for mode in ("dense", "lexical", "hybrid")}
-    assert all(s["queries"] == 12 for s in scores.values())
-    mrr = {mode: s["mrr_at_10"] for mode, s in scores.items()}
+    assert all(s["overall"]["queries"] == 12 and s["ambiguous_queries"] == ["twice"] for s in scores.values())
+    mrr = {mode: s["overall"]["mrr_at_10"] for mode, s in scores.items()}
     assert mrr["hybrid"] > mrr["dense"], mrr
     assert mrr["hybrid"] > mrr["lexical"], mrr
-    assert scores["hybrid"]["hit_at_1"] >= 0.9, scores
+    assert scores["hybrid"]["overall"]["hit_at_1"] >= 0.9, scores
 
 
 def test_beir_errors_name_the_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["eval", "--beir", str(tmp_path), "--split", "test"])
     assert result.exit_code != 0
     assert "qrels" in result.output or "corpus.jsonl" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_beir_query_without_text_is_named(tmp_path: Path) -> None:
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "T", "text": "Tekst."}\n', encoding="utf-8")
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "hvad?"}\n{"_id": "q2"}\n', encoding="utf-8")
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", "--beir", str(tmp_path), "--workdir", str(tmp_path / "work")])
+    assert result.exit_code != 0
+    assert "queries.jsonl: query 2 needs" in result.output
     assert "Traceback" not in result.output
