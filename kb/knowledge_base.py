@@ -122,6 +122,14 @@ class KnowledgeBase:
         return self._embedder
 
     @property
+    def analyzer_outdated(self) -> bool:
+        """The index's terms come from another analyzer (stemming, glossary) than this kb's, so
+        questions are analysed unlike the passages until `kb index` re-indexes them."""
+        from kb.lexical import analyzer_version
+
+        return self.manifest.analyzer_version != analyzer_version()
+
+    @property
     def model_name(self) -> str:
         return f"{self.manifest.backend}:{self.manifest.model}"
 

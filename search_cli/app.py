@@ -95,6 +95,12 @@ def index(ctx: click.Context, rebuild: bool) -> None:
         ctx.exit(1)
 
 
+def note_outdated_analyzer(kb) -> None:
+    if kb.analyzer_outdated:
+        click.echo("kb: note: the index was built with another analyzer (stemming, glossary) than this kb "
+                   "uses: run `kb index` to re-index (vectors are reused)", err=True)
+
+
 @cli.command()
 @click.argument("query", nargs=-1, required=True)
 @click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 200), help="Number of passages.")
@@ -119,6 +125,7 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
         click.echo("kb: no index yet; building it now (this is `kb index`) …", err=True)
         run_index(ctx, rebuild=False)
         result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
+    note_outdated_analyzer(kb)
     from search_cli import render
 
     if as_json or fmt == "json":
@@ -162,6 +169,7 @@ def shell(ctx, top_k: int, lang: str, mode: str) -> None:
     from search_cli.shell import run_shell
 
     kb = open_kb(ctx)
+    note_outdated_analyzer(kb)
     kb.warm_up()  # the encoder loads while the prompt waits, so the first answer is as quick as the rest
     run_shell(kb, top_k, lang, mode)
 

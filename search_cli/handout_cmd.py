@@ -19,7 +19,7 @@ def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> No
     from kb.errors import IndexMissing, UsageError
     from kb.handout import build_handout, load_plan
     from search_cli import handout_render
-    from search_cli.app import open_kb, run_index  # here, not at module level: app imports this module
+    from search_cli.app import note_outdated_analyzer, open_kb, run_index  # here, not at module level: app imports this module
 
     course = load_plan(plan)  # a broken plan fails before the index or encoder loads
     kb = open_kb(ctx)
@@ -31,6 +31,7 @@ def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> No
         click.echo("kb: no index yet; building it now (this is `kb index`) …", err=True)
         run_index(ctx, rebuild=False)
         result = build_handout(kb, course)
+    note_outdated_analyzer(kb)
     text = handout_render.html(result) if fmt == "html" else handout_render.markdown(result)
     if output is None:
         click.echo(text, nl=False)

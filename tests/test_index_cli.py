@@ -93,6 +93,7 @@ def test_an_index_from_an_older_analyzer_is_named_by_status_and_updated_by_index
     lexical = index / (index / "CURRENT").read_text(encoding="utf-8").strip() / "lexical"
     (lexical / "concepts.json").unlink()  # analyzer 5 wrote none
     assert search_json(fixture_kb, TRUST_QUERY, "-k", "1")[0]["doc_id"] == "tillid-i-praksis"  # still answers
+    assert "another analyzer (stemming, glossary)" in run_kb(fixture_kb, "search", TRUST_QUERY).stderr
 
     text = status_text(fixture_kb)
     assert re.search(r"^settings\s+the analyzer \(stemming, glossary\) changed since indexing: `kb index`", text, re.M), text
@@ -102,6 +103,7 @@ def test_an_index_from_an_older_analyzer_is_named_by_status_and_updated_by_index
     assert (summary["changed"], summary["embedded"]) == (3, 0)
     text = status_text(fixture_kb)
     assert "settings" not in text and "no changes" in text, text
+    assert "analyzer" not in run_kb(fixture_kb, "search", TRUST_QUERY).stderr
 
 
 def test_edit_add_remove_are_seen_by_status_and_applied_by_index(fixture_kb):
