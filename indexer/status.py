@@ -10,7 +10,6 @@ from indexer.build import FileProblem, make_plan, previous_documents
 from indexer.chunk import CHUNKER_VERSION
 from kb.errors import IndexMissing
 from kb.knowledge_base import KnowledgeBase
-from kb.lexical import analyzer_version
 
 
 class StatusReport(BaseModel):
@@ -73,10 +72,10 @@ def knowledge_base_status(kb: KnowledgeBase) -> StatusReport:
         report.faiss_index = manifest.faiss_index
         report.built_at = manifest.created_at
         report.age_seconds = round(kb.index_age_seconds(), 1)
-        report.outdated = [name for name, built, now in (
-            ("chunker", manifest.chunker_version, CHUNKER_VERSION),
-            ("analyzer (stemming, glossary)", manifest.analyzer_version, analyzer_version()),
-        ) if built != now]
+        report.outdated = [name for name, outdated in (
+            ("chunker", manifest.chunker_version != CHUNKER_VERSION),
+            ("analyzer (stemming, glossary)", kb.analyzer_outdated),
+        ) if outdated]
     plan = make_plan(kb.paths, kb.config, previous_documents(kb.store))
     report.new = [p.doc.path for p in plan.documents if p.state == "new"]
     report.changed = [p.doc.path for p in plan.documents if p.state == "changed"]
