@@ -20,7 +20,6 @@ import os
 import re
 import textwrap
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 

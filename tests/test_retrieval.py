@@ -73,8 +73,8 @@ def test_warmed_up_search_answers_exactly_like_a_plain_one(shipped_kb, monkeypat
     warmed = KnowledgeBase.open(shipped_kb)
     warmed.warm_up()
     plain = KnowledgeBase.open(shipped_kb)
-    for kb in (warmed, plain):
-        result = kb.search(TRUST_QUERIES["nb"], k=5)
+    for knowledge_base in (warmed, plain):
+        result = knowledge_base.search(TRUST_QUERIES["nb"], k=5)
         assert result.hits and result.hits[0].doc_id == TVERSKOV
     assert [(h.chunk_id, h.score) for h in warmed.search(TRUST_QUERIES["nb"], k=5).hits] == [
         (h.chunk_id, h.score) for h in plain.search(TRUST_QUERIES["nb"], k=5).hits
