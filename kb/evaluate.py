@@ -31,6 +31,14 @@ class LabeledQuery(BaseModel):
     query: str = Field(min_length=1)
     doc: str = Field(min_length=1)
     answers: list[str] = Field(min_length=1)
+    # Passages of any document judged to answer the question as well: doc id -> excerpts.
+    also: dict[str, list[str]] = {}
+
+    @property
+    def answers_by_doc(self) -> dict[str, list[str]]:
+        merged = {doc: list(excerpts) for doc, excerpts in self.also.items()}
+        merged.setdefault(self.doc, []).extend(self.answers)
+        return merged
 
 
 class QuerySet(BaseModel):
@@ -147,7 +155,7 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
     if not queries:
         raise UsageError(f"no queries in split {split!r}")
     known = {d["doc_id"] for d in kb.documents()}
-    unknown = sorted({q.doc for q in queries} - known)
+    unknown = sorted({doc for q in queries for doc in q.answers_by_doc} - known)
     if unknown:
         raise UsageError(f"queries name documents the index does not hold: {', '.join(unknown)}")
     relevant_counts = _relevant_counts(kb, queries)
@@ -155,7 +163,8 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
     misses: list[Miss] = []
     for q in queries:
         hits = kb.search(q.query, k=K, mode=mode).hits
-        relevance = [h.doc_id == q.doc and is_answer(h.text, q.answers) for h in hits]
+        answers = q.answers_by_doc
+        relevance = [is_answer(h.text, answers.get(h.doc_id, ())) for h in hits]
         entry = (relevance, relevant_counts[q.id])
         rows[q.lang].append(entry)
         rows["all"].append(entry)
@@ -172,10 +181,19 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
 
 
 def _relevant_counts(kb, queries: Sequence[LabeledQuery]) -> dict[str, int]:
+    """How many passages answer each query; an excerpt no passage holds is a broken label."""
     by_doc: dict[str, list[str]] = defaultdict(list)
     for doc_id, text in kb.generation.db.execute("SELECT doc_id, text FROM chunks"):
         by_doc[doc_id].append(text)
-    return {q.id: max(1, sum(is_answer(t, q.answers) for t in by_doc[q.doc])) for q in queries}
+    counts = {}
+    for q in queries:
+        counts[q.id] = 0
+        for doc, excerpts in q.answers_by_doc.items():
+            for excerpt in excerpts:
+                if not any(is_answer(t, [excerpt]) for t in by_doc[doc]):
+                    raise UsageError(f"query {q.id}: no passage of {doc} holds the answer \"{excerpt[:60]}\"; copy the excerpt from that document")
+            counts[q.id] += sum(is_answer(t, excerpts) for t in by_doc[doc])
+    return counts
 
 
 # -- BEIR-format benchmarks -----------------------------------------------------------

@@ -216,3 +216,36 @@ def test_kb_eval_errors_are_one_line(shipped_kb, tmp_path):
     assert run.exit_code != 0
     (line,) = run.stderr_lines()
     assert line.startswith("kb: error:") and "no-such-doc" in line
+
+
+def test_also_counts_a_passage_of_another_document_as_an_answer(shipped_kb, tmp_path):
+    # The trust passage is in Tverskov; labelled only with a manifest excerpt, the query misses.
+    elsewhere = GOOD.replace(
+        'doc: tverskov-samskabelse-i-kommuner\n    answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]\n  - id: da-01',
+        'doc: manifest-for-samskabelse\n    answers: ["Alle har ret til at initiere samskabelse"]\n  - id: da-01',
+    )
+    also = elsewhere.replace(
+        'answers: ["Alle har ret til at initiere samskabelse"]',
+        'answers: ["Alle har ret til at initiere samskabelse"]\n'
+        '    also:\n      tverskov-samskabelse-i-kommuner: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]',
+    )
+    scores = {}
+    for name, text in (("elsewhere", elsewhere), ("also", also)):
+        run = run_kb(shipped_kb, "eval", str(write(tmp_path, text)), "--split", "dev", "--json")
+        assert run.exit_code == 0, run.output
+        scores[name] = json.loads(run.stdout)["overall"]["hit_at_1"]
+    assert scores == {"elsewhere": 0.0, "also": 1.0}
+
+
+def test_an_answer_no_passage_holds_is_a_named_error(shipped_kb, tmp_path):
+    broken = GOOD.replace(
+        'answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]\n  - id: da-01',
+        'answers: ["Derfor begynder borgerinddragelse og samskabelse med en tillidsopbygning"]\n'
+        '    also:\n      manifest-for-samskabelse: ["a sentence the manifest does not contain anywhere"]\n  - id: da-01',
+    )
+    path = write(tmp_path, broken)
+    run = run_kb(shipped_kb, "eval", str(path))
+    run.assert_no_traceback()
+    assert run.exit_code == 2 and run.stdout == ""
+    (line,) = run.stderr_lines()
+    assert str(path) in line and "en-01" in line and "manifest-for-samskabelse" in line and "copy the excerpt" in line
