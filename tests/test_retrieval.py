@@ -183,19 +183,19 @@ def test_danish_and_norwegian_spellings_of_a_word_meet(danish, norwegian):
 
 
 def test_norwegian_words_find_danish_text_without_the_glossary():
-    """BM25 alone: hjelp/hjælp and uke/uge are in no glossary set; the shared spelling joins them."""
+    """BM25 alone: bok/bog and uke/uge are in no glossary set; the shared spelling joins them."""
     texts = [
-        "Medarbejderne får hjælp hver uge, når de samarbejder med borgerne.",
+        "Medarbejderne læser en bog hver uge, når de samarbejder med borgerne.",
         "Foreningen holder generalforsamling i marts, og alle medlemmer er velkomne.",
     ]
     index = LexicalIndex.build(texts, ["da", "da"])
-    terms = index.terms("hjelp hver uke")
+    terms = index.terms("bok hver uke")
     assert not any(qw.concepts for qw in terms.words), terms
     scores = index.scores(terms, len(texts))
     assert scores[0] > 0 and scores[1] == 0, scores
     assert index.coverage(terms) == 1.0
     spans = index.matching_spans(texts[0], "da", terms)
-    assert [texts[0][a:b] for a, b in spans] == ["hjælp", "uge"]
+    assert [texts[0][a:b] for a, b in spans] == ["bog", "uge"]
 
 
 def test_a_glossary_set_counts_as_one_term_across_languages():
