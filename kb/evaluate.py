@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Literal, Optional, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kb.errors import UsageError
 from kb.yamlfile import parse_yaml
@@ -45,6 +45,7 @@ class QuerySet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queries: list[LabeledQuery] = Field(min_length=1)
+    _source: str = PrivateAttr(default="query set")  # the file, to name in errors about its labels
 
 
 class Metrics(BaseModel):
@@ -131,6 +132,7 @@ def load_query_set(path: Path) -> QuerySet:
         if q.id in seen:
             raise UsageError(f"{path}: query id '{q.id}' appears twice")
         seen.add(q.id)
+    qs._source = str(path)
     return qs
 
 
@@ -153,12 +155,12 @@ def is_answer(text: str, answers: Sequence[str]) -> bool:
 def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optional[str] = None) -> EvalReport:
     queries = [q for q in query_set.queries if split in (None, "all", q.split)]
     if not queries:
-        raise UsageError(f"no queries in split {split!r}")
+        raise UsageError(f"{query_set._source}: no queries in split {split!r}")
     known = {d["doc_id"] for d in kb.documents()}
     unknown = sorted({doc for q in queries for doc in q.answers_by_doc} - known)
     if unknown:
-        raise UsageError(f"queries name documents the index does not hold: {', '.join(unknown)}")
-    relevant_counts = _relevant_counts(kb, queries)
+        raise UsageError(f"{query_set._source}: queries name documents the index does not hold: {', '.join(unknown)}")
+    relevant_counts = _relevant_counts(kb, queries, query_set._source)
     rows: dict[str, list[tuple[list[bool], int]]] = defaultdict(list)
     misses: list[Miss] = []
     for q in queries:
@@ -180,19 +182,21 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
     )
 
 
-def _relevant_counts(kb, queries: Sequence[LabeledQuery]) -> dict[str, int]:
+def _relevant_counts(kb, queries: Sequence[LabeledQuery], source: str) -> dict[str, int]:
     """How many passages answer each query; an excerpt no passage holds is a broken label."""
     by_doc: dict[str, list[str]] = defaultdict(list)
     for doc_id, text in kb.generation.db.execute("SELECT doc_id, text FROM chunks"):
         by_doc[doc_id].append(text)
     counts = {}
     for q in queries:
-        counts[q.id] = 0
+        answering: set[tuple[str, int]] = set()
         for doc, excerpts in q.answers_by_doc.items():
             for excerpt in excerpts:
-                if not any(is_answer(t, [excerpt]) for t in by_doc[doc]):
-                    raise UsageError(f"query {q.id}: no passage of {doc} holds the answer \"{excerpt[:60]}\"; copy the excerpt from that document")
-            counts[q.id] += sum(is_answer(t, excerpts) for t in by_doc[doc])
+                holding = {(doc, i) for i, text in enumerate(by_doc[doc]) if is_answer(text, [excerpt])}
+                if not holding:
+                    raise UsageError(f"{source}: query {q.id}: no passage of {doc} holds the answer \"{excerpt[:60]}\"; copy the excerpt from that document")
+                answering |= holding
+        counts[q.id] = len(answering)
     return counts
 
 
