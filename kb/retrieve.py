@@ -9,6 +9,7 @@ question over Norwegian text matches most of its words, and BM25 gets its full w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
@@ -50,41 +51,62 @@ def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.nda
     return rows, scores[rows]
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """The passages fusion ranks, with both retrievers' scores and the query's lexical coverage."""
+
+    rows: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+    coverage: float
+
+
+def candidates(kb: "KnowledgeBase", gen: "Generation", query: str, pool: int, allowed: np.ndarray | None) -> Candidates:
+    """The dense and the lexical top `pool`, each scored by both sides."""
+    lexical = gen.lexical
+    terms = lexical.terms(query)
+    lex_scores = lexical.scores(terms, gen.manifest.chunks)
+    qvec = _query_vector(kb, gen, query)
+    l_rows, _ = _top(lex_scores, pool, allowed)
+    rows = _distinct(np.concatenate([_dense_rows(gen, qvec, pool, allowed), l_rows]))
+    return Candidates(rows, passage_scores(gen, rows, qvec), lex_scores[rows], lexical.coverage(terms))
+
+
+def fuse(found: Candidates, weight: float) -> np.ndarray:
+    """Fused score of each candidate at lexical weight `weight` (0: dense only)."""
+    return (1 - weight) * _normalise(found.dense) + weight * _normalise(found.lexical)
+
+
 def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, allowed: np.ndarray | None) -> Ranked:
     settings = kb.config.search
-    n = gen.manifest.chunks
     pool = max(settings.candidates, k)
-
-    lex_scores = coverage = None
-    if mode in ("lexical", "hybrid"):
+    if mode == "lexical":
         lexical = gen.lexical
-        terms = lexical.terms(query)
-        lex_scores = lexical.scores(terms, n)
-        coverage = lexical.coverage(terms)
-        if mode == "lexical":
-            rows, scores = _top(lex_scores, k, allowed)
-            return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores)]
+        rows, scores = _top(lexical.scores(lexical.terms(query), gen.manifest.chunks), k, allowed)
+        return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores)]
+    if mode == "dense":
+        qvec = _query_vector(kb, gen, query)
+        rows = _dense_rows(gen, qvec, pool, allowed)
+        scores = passage_scores(gen, rows, qvec)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(rows[i]), float(scores[i]), float(scores[i]), None) for i in order]
+    found = candidates(kb, gen, query, pool, allowed)
+    fused = fuse(found, lexical_weight(found.coverage, settings.lexical_weight))
+    order = np.argsort(-fused, kind="stable")[:k]
+    return [(int(found.rows[i]), float(fused[i]), float(found.dense[i]), float(found.lexical[i])) for i in order]
 
-    index = gen.dense  # loads FAISS and the index while the encoder may still be loading (shell)
-    qvec = kb.embedder.embed_queries([query])[0]
+
+def _query_vector(kb: "KnowledgeBase", gen: "Generation", query: str) -> np.ndarray:
+    gen.dense  # loads FAISS and the index while the encoder may still be loading (shell)
+    return kb.embedder.embed_queries([query])[0]
+
+
+def _dense_rows(gen: "Generation", qvec: np.ndarray, pool: int, allowed: np.ndarray | None) -> np.ndarray:
+    """Passages of the best `pool` * 4 embedded views (a passage has several)."""
     views = gen.views
     allowed_views = None if allowed is None else np.flatnonzero(np.isin(views, allowed))
-    _, view_hits = dense.search(index, qvec, pool * 4, allowed_views)
-    d_rows = _distinct(views[view_hits])
-    if mode == "dense":
-        candidates = d_rows
-    else:
-        l_rows, _ = _top(lex_scores, pool, allowed)
-        candidates = _distinct(np.concatenate([d_rows, l_rows]))
-    cand_dense = passage_scores(gen, candidates, qvec)
-    if mode == "dense":
-        order = np.argsort(-cand_dense, kind="stable")[:k]
-        return [(int(candidates[i]), float(cand_dense[i]), float(cand_dense[i]), None) for i in order]
-    cand_lex = lex_scores[candidates]
-    weight = lexical_weight(coverage or 0.0, settings.lexical_weight)
-    fused = (1 - weight) * _normalise(cand_dense) + weight * _normalise(cand_lex)
-    order = np.argsort(-fused, kind="stable")[:k]
-    return [(int(candidates[i]), float(fused[i]), float(cand_dense[i]), float(cand_lex[i])) for i in order]
+    _, view_hits = dense.search(gen.dense, qvec, pool * 4, allowed_views)
+    return _distinct(views[view_hits])
 
 
 def passage_scores(gen: "Generation", rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:

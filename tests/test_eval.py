@@ -249,3 +249,22 @@ def test_an_answer_no_passage_holds_is_a_named_error(shipped_kb, tmp_path):
     assert run.exit_code == 2 and run.stdout == ""
     (line,) = run.stderr_lines()
     assert str(path) in line and "en-01" in line and "manifest-for-samskabelse" in line and "copy the excerpt" in line
+
+
+def test_fusion_ceiling_reproduces_kb_eval_and_bounds_it(shipped_kb):
+    """bench.ceiling ranks through the same candidates and fusion as `kb search`: its configured
+    column is `kb eval`'s hybrid row, and no weight choice it reports falls below it."""
+    from bench.ceiling import measure
+    from kb.knowledge_base import KnowledgeBase
+
+    run = run_kb(shipped_kb, "eval", "--json")
+    assert run.exit_code == 0, run.output
+    expected = json.loads(run.stdout)
+    report = measure(KnowledgeBase.open(shipped_kb), shipped_kb / "eval" / "queries.yaml")
+    assert report["all"]["configured"] == expected["overall"]
+    for lang, metrics in expected["by_language"].items():
+        assert report[lang]["configured"] == metrics, lang
+    for lang, row in report.items():
+        best, configured, fixed = row["per_question_best"], row["configured"], row["best_fixed"]
+        assert best["mrr_at_10"] >= max(configured["mrr_at_10"], fixed["mrr_at_10"]), lang
+        assert best["hit_at_5"] >= max(configured["hit_at_5"], fixed["hit_at_5"]), lang
