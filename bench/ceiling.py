@@ -21,8 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb import retrieve  # noqa: E402
-from kb.errors import UsageError  # noqa: E402
-from kb.evaluate import K, aggregate, is_answer, load_query_set  # noqa: E402
+from kb.errors import KBError  # noqa: E402
+from kb.evaluate import K, aggregate, answering_rows, load_query_set  # noqa: E402
 from kb.knowledge_base import KnowledgeBase  # noqa: E402
 
 WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
@@ -36,16 +36,14 @@ def relevance_at(weight: float, found: retrieve.Candidates, answering: np.ndarra
 def measure(kb: KnowledgeBase, queries_file: Path) -> dict:
     query_set = load_query_set(queries_file)
     gen = kb.generation
-    texts = [(doc, text) for doc, text in gen.db.execute("SELECT doc_id, text FROM chunks ORDER BY row")]
+    answers = answering_rows(kb, query_set.queries, query_set._source)
     settings = kb.config.search
     # per language: [(relevance, relevant count)] at the configured weight, per fixed weight, per question's best
     configured, fixed, oracle = defaultdict(list), defaultdict(lambda: defaultdict(list)), defaultdict(list)
     for q in query_set.queries:
-        answers = q.answers_by_doc
-        relevant = np.array([is_answer(text, answers.get(doc, ())) for doc, text in texts])
         found = retrieve.candidates(kb, gen, q.query, settings.candidates, None)
-        answering = relevant[found.rows]
-        total = int(relevant.sum())
+        answering = np.isin(found.rows, list(answers[q.id]))
+        total = len(answers[q.id])
         at = {w: relevance_at(w, found, answering) for w in WEIGHTS}
         best = min(at.values(), key=lambda rel: (rel.index(True) if True in rel else K, -sum(rel)))
         chosen = relevance_at(retrieve.lexical_weight(found.coverage, settings.lexical_weight), found, answering)
@@ -75,7 +73,7 @@ def main() -> None:
     try:
         kb = KnowledgeBase.open(args.kb)
         report = measure(kb, args.queries)
-    except UsageError as exc:
+    except KBError as exc:
         sys.exit(f"bench.ceiling: error: {exc}")
     if args.json:
         print(json.dumps(report, indent=2))

@@ -160,7 +160,7 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
     unknown = sorted({doc for q in queries for doc in q.answers_by_doc} - known)
     if unknown:
         raise UsageError(f"{query_set._source}: queries name documents the index does not hold: {', '.join(unknown)}")
-    relevant_counts = _relevant_counts(kb, queries, query_set._source)
+    relevant_counts = {qid: len(rows) for qid, rows in answering_rows(kb, queries, query_set._source).items()}
     rows: dict[str, list[tuple[list[bool], int]]] = defaultdict(list)
     misses: list[Miss] = []
     for q in queries:
@@ -182,24 +182,23 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
     )
 
 
-def _relevant_counts(kb, queries: Sequence[LabeledQuery], source: str) -> dict[str, int]:
-    """How many passages answer each query; an excerpt no passage holds is a broken label."""
-    by_doc: dict[str, list[str]] = defaultdict(list)
-    for doc_id, text in kb.generation.db.execute("SELECT doc_id, text FROM chunks"):
-        by_doc[doc_id].append(text)
-    counts = {}
+def answering_rows(kb, queries: Sequence[LabeledQuery], source: str) -> dict[str, set[int]]:
+    """The passages (chunk rows) that answer each query; an excerpt no passage holds is a broken label."""
+    by_doc: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row, doc_id, text in kb.generation.db.execute("SELECT row, doc_id, text FROM chunks"):
+        by_doc[doc_id].append((row, text))
+    found = {}
     for q in queries:
-        answering: set[tuple[str, int]] = set()
+        answering: set[int] = set()
         for doc, excerpts in q.answers_by_doc.items():
             for excerpt in excerpts:
-                holding = {(doc, i) for i, text in enumerate(by_doc[doc]) if is_answer(text, [excerpt])}
+                holding = {row for row, text in by_doc[doc] if is_answer(text, [excerpt])}
                 if not holding:
                     raise UsageError(f"{source}: query {q.id}: no passage of {doc} holds the answer \"{excerpt[:60]}\"; copy the excerpt from that document")
                 answering |= holding
-        counts[q.id] = len(answering)
-    return counts
+        found[q.id] = answering
+    return found
 
 
-# -- BEIR-format benchmarks -----------------------------------------------------------
 def evaluate_ranked_docs(ranked: dict[str, list[str]], qrels: dict[str, set[str]]) -> Metrics:
     return aggregate([([d in qrels[q] for d in ranked.get(q, [])[:K]], len(qrels[q])) for q in qrels])
