@@ -200,5 +200,6 @@ def answering_rows(kb, queries: Sequence[LabeledQuery], source: str) -> dict[str
     return found
 
 
+# -- BEIR-format benchmarks -----------------------------------------------------------
 def evaluate_ranked_docs(ranked: dict[str, list[str]], qrels: dict[str, set[str]]) -> Metrics:
     return aggregate([([d in qrels[q] for d in ranked.get(q, [])[:K]], len(qrels[q])) for q in qrels])
