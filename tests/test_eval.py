@@ -148,8 +148,9 @@ def test_shipped_query_set_loads():
 ROW = re.compile(r"^(all|da|en|nb)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", re.M)
 
 
-def test_kb_eval_prints_a_table(shipped_kb):
-    run = run_kb(shipped_kb, "eval", "--no-misses")
+@pytest.mark.quality
+def test_kb_eval_prints_a_table(shipped_kb_real):
+    run = run_kb(shipped_kb_real, "eval", "--no-misses")
     run.assert_no_traceback()
     assert run.exit_code == 0, run.output
     lines = run.stdout.splitlines()
@@ -166,9 +167,10 @@ def test_kb_eval_prints_a_table(shipped_kb):
     assert "not first" not in run.stdout
 
 
-def test_kb_eval_json_on_a_custom_file_with_splits_and_modes(shipped_kb, tmp_path):
+@pytest.mark.quality
+def test_kb_eval_json_on_a_custom_file_with_splits_and_modes(shipped_kb_real, tmp_path):
     path = write(tmp_path, GOOD)
-    run = run_kb(shipped_kb, "eval", str(path), "--json")
+    run = run_kb(shipped_kb_real, "eval", str(path), "--json")
     assert run.exit_code == 0, run.output
     report = json.loads(run.stdout)
     assert report["mode"] == "hybrid" and report["overall"]["queries"] == 2
@@ -177,12 +179,12 @@ def test_kb_eval_json_on_a_custom_file_with_splits_and_modes(shipped_kb, tmp_pat
     assert report["misses"] == [], report["misses"]
     assert report["overall"]["hit_at_1"] == 1.0 and report["overall"]["mrr_at_10"] == 1.0
 
-    run = run_kb(shipped_kb, "eval", str(path), "--split", "dev", "--json")
+    run = run_kb(shipped_kb_real, "eval", str(path), "--split", "dev", "--json")
     assert run.exit_code == 0, run.output
     report = json.loads(run.stdout)
     assert report["overall"]["queries"] == 1 and list(report["by_language"]) == ["en"]
 
-    run = run_kb(shipped_kb, "eval", str(path), "--mode", "lexical", "--split", "test", "--json")
+    run = run_kb(shipped_kb_real, "eval", str(path), "--mode", "lexical", "--split", "test", "--json")
     assert run.exit_code == 0, run.output
     report = json.loads(run.stdout)
     assert report["mode"] == "lexical" and report["overall"]["queries"] == 1

@@ -67,6 +67,7 @@ def evaluate(beir_dir: Path, workdir: Path, mode: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.quality
 def test_hybrid_beats_dense_and_lexical_alone(beir_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     workdir = tmp_path_factory.mktemp("work")
     scores = {mode: evaluate(beir_dir, workdir, mode) for mode in ("dense", "lexical", "hybrid")}

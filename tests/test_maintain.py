@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import TRUST_DA
+from conftest import TRUST_DA, select_encoder
 from indexer.language import detect_language
 from search_cli.app import cli
 
@@ -128,7 +128,7 @@ def root(tmp_path) -> Path:
     folder = tmp_path / "kb"
     (folder / "corpus" / "documents").mkdir(parents=True)
     (folder / "corpus" / "documents" / "tillid.md").write_text(TRUST_DA, encoding="utf-8")
-    return folder
+    return select_encoder(folder)
 
 
 @pytest.fixture

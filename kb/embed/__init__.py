@@ -37,4 +37,8 @@ def load_embedder(spec: EmbedderSpec) -> Embedder:
         from kb.embed.st_backend import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(spec)
+    if spec.backend == "fake":
+        from kb.embed.fake_backend import FakeEmbedder
+
+        return FakeEmbedder(spec)
     raise UsageError(f"unknown embedder backend {spec.backend!r}")
