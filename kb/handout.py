@@ -4,7 +4,9 @@ Each theme's questions are searched; a passage's fit to a theme is the reciproca
 for the theme's best-matching question, which makes fits comparable across themes whose questions
 score on different scales. Passages go to themes in order of fit (so a passage stays with the theme
 it fits best), each passage at most once; near-duplicates inside a theme collapse into the passage
-that fits better. Sources are numbered in order of first citation.
+that fits better. A theme may instead name its passages (`chunks`, e.g. a basket of passages a
+trainer chose): those are printed in the given order, before any search, under the same rules
+(each passage once, near-duplicates collapsed). Sources are numbered in order of first citation.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from kb.yamlfile import parse_yaml_tree
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
 DocId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+ChunkId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN.rstrip("$") + r"#[1-9][0-9]*$")]
+SEARCH_FIELDS = ("passages", "lang", "kind", "documents")  # what chooses passages when a theme names none
 
 SHINGLE = 3          # words per shingle when comparing passages
 NEAR_DUPLICATE = 0.6  # Jaccard similarity of shingle sets from which two passages count as one
@@ -43,6 +47,10 @@ class Theme(BaseModel):
     lang: Optional[Literal["da", "nb", "en", "all"]] = None
     kind: Optional[Kind] = None
     documents: Optional[list[DocId]] = Field(default=None, min_length=1)
+    chunks: Optional[list[ChunkId]] = Field(
+        default=None, min_length=1, max_length=100,
+        description="the passages to print, by chunk id, in this order, instead of searching the questions",
+    )
 
     _where: str = PrivateAttr(default="")  # "plan.yaml:12", for errors found against the index
 
@@ -185,18 +193,18 @@ class _Candidate:
         return (-1.0 / self.best_rank, -self.rank_sum, -self.best_score)
 
 
+Pick = tuple[Hit, list[Hit]]  # a printed passage and the near-duplicates shown as references
+
+
 def build_handout(kb, plan: HandoutPlan) -> Handout:
     docs = {d["doc_id"]: d for d in kb.documents()}
     for theme in plan.themes:
-        unknown = sorted(set(theme.documents or ()) - docs.keys())
-        if unknown:
-            where = f"{theme._where}: " if theme._where else ""
-            raise UsageError(
-                f"{where}theme {theme.title!r}, field 'documents': the index holds no {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(docs))}"
-            )
-    candidates = [_theme_candidates(kb, theme) for theme in plan.themes]
-    chosen = _assign(plan, candidates)
+        _check_theme(theme, docs)
+    shingles: dict[str, frozenset] = {}
+    used: set[str] = set()
+    chosen = [_named_picks(kb, theme, used, shingles) for theme in plan.themes]  # named passages first
+    candidates = [_theme_candidates(kb, theme) if theme.chunks is None else {} for theme in plan.themes]
+    _assign(plan, candidates, chosen, used, shingles)
 
     numbers: dict[str, int] = {}
     sections = []
@@ -209,6 +217,44 @@ def build_handout(kb, plan: HandoutPlan) -> Handout:
     sources = [_source(number, docs[doc_id]) for doc_id, number in numbers.items()]
     return Handout(title=plan.title, audience=plan.audience, intro=plan.intro, language=plan.language,
                    themes=sections, sources=sources)
+
+
+def _check_theme(theme: Theme, docs: dict) -> None:
+    where = f"{theme._where}: " if theme._where else ""
+    unknown = sorted(set(theme.documents or ()) - docs.keys())
+    if unknown:
+        raise UsageError(
+            f"{where}theme {theme.title!r}, field 'documents': the index holds no {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(docs))}"
+        )
+    search_only = [name for name in SEARCH_FIELDS if name in theme.model_fields_set]
+    if theme.chunks is not None and search_only:
+        raise UsageError(
+            f"{where}theme {theme.title!r}: 'chunks' names the passages, so field '{search_only[0]}' has no use; "
+            f"leave out {', '.join(SEARCH_FIELDS)} or 'chunks'"
+        )
+
+
+def _named_picks(kb, theme: Theme, used: set[str], shingles: dict[str, frozenset]) -> list[Pick]:
+    """The passages a theme names, in its order; one already printed is skipped."""
+    picks: list[Pick] = []
+    if theme.chunks is None:
+        return picks
+    hits, unknown = {}, []
+    for chunk_id in dict.fromkeys(theme.chunks):
+        try:
+            hits[chunk_id] = kb.passage(chunk_id, 0)[0]
+        except UsageError:
+            unknown.append(chunk_id)
+    if unknown:
+        where = f"{theme._where}: " if theme._where else ""
+        raise UsageError(f"{where}theme {theme.title!r}, field 'chunks': the index holds no passage "
+                         f"{', '.join(unknown)}; take chunk ids from `kb search` (re-indexing a changed document renumbers its passages)")
+    for chunk_id, hit in hits.items():
+        if chunk_id not in used:
+            _place(picks, hit, shingles, limit=len(hits))
+            used.add(chunk_id)
+    return picks
 
 
 def _theme_candidates(kb, theme: Theme) -> dict[str, _Candidate]:
@@ -228,28 +274,29 @@ def _theme_candidates(kb, theme: Theme) -> dict[str, _Candidate]:
     return found
 
 
-def _assign(plan: HandoutPlan, candidates: list[dict[str, _Candidate]]) -> list[list[tuple[Hit, list[Hit]]]]:
-    """Best fits first: each passage goes to one theme, near-duplicates in a theme collapse."""
+def _assign(plan: HandoutPlan, candidates: list[dict[str, _Candidate]], chosen: list[list[Pick]],
+            used: set[str], shingles: dict[str, frozenset]) -> None:
+    """Best fits first: each passage not yet `used` goes to one theme, near-duplicates in a theme collapse."""
     pairs = sorted(
         ((cand.fit(), t, chunk_id) for t, found in enumerate(candidates) for chunk_id, cand in found.items()),
     )
-    chosen: list[list[tuple[Hit, list[Hit]]]] = [[] for _ in plan.themes]
-    shingles: dict[str, frozenset] = {}
-    used: set[str] = set()
     for _, t, chunk_id in pairs:
-        if chunk_id in used:
-            continue
-        hit = candidates[t][chunk_id].hit
-        mine = shingles.setdefault(chunk_id, _shingles(hit.text))
-        twin = next((pick for pick in chosen[t] if _near_duplicate(mine, shingles[pick[0].chunk_id])), None)
-        if twin is not None:
-            twin[1].append(hit)
-        elif len(chosen[t]) < plan.themes[t].passages:
-            chosen[t].append((hit, []))
-        else:
-            continue  # this theme is full; another may still take the passage
-        used.add(chunk_id)
-    return chosen
+        if chunk_id not in used and _place(chosen[t], candidates[t][chunk_id].hit, shingles, plan.themes[t].passages):
+            used.add(chunk_id)
+
+
+def _place(picks: list[Pick], hit: Hit, shingles: dict[str, frozenset], limit: int) -> bool:
+    """Add `hit` to a theme's picks, as a near-duplicate of one already there or as a passage of
+    its own while there is room; False when the theme is full (another may still take it)."""
+    mine = shingles.setdefault(hit.chunk_id, _shingles(hit.text))
+    twin = next((pick for pick in picks if _near_duplicate(mine, shingles[pick[0].chunk_id])), None)
+    if twin is not None:
+        twin[1].append(hit)
+    elif len(picks) < limit:
+        picks.append((hit, []))
+    else:
+        return False
+    return True
 
 
 def _shingles(text: str) -> frozenset:

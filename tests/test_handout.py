@@ -186,6 +186,62 @@ def test_near_duplicates_in_a_theme_collapse(tmp_path):
     assert_sources_consistent(cited, [(n, title) for n, title, _ in sources])
 
 
+# -- passages a plan names ------------------------------------------------------------------------
+TREE = "kobro-verktoy-for-samskaping#3"
+TRUST = "tverskov-samskabelse-i-kommuner#2"
+MANIFEST = "manifest-for-samskabelse#1"
+
+
+def test_named_passages_print_in_their_order_once(kb_root, tmp_path):
+    """A basket of chosen passages as a plan: each theme prints exactly its passages, in order; a
+    passage named twice is printed once, where it is first named; a searched theme skips them."""
+    plan = tmp_path / "basket.yaml"
+    plan.write_text(
+        "title: Kurv\naudience: Trænere\nlanguage: en\nthemes:\n"
+        f"  - title: Tillid\n    questions: [how do we build trust]\n    chunks: ['{TREE}', '{TRUST}', '{TREE}']\n"
+        f"  - title: Frivillige\n    questions: [frivillige]\n    chunks: ['{TRUST}', '{MANIFEST}']\n"
+        "  - title: Searched\n    questions: [how do we build trust with skeptical citizens]\n    passages: 3\n",
+        encoding="utf-8",
+    )
+    result = invoke(kb_root, "handout", str(plan))
+    assert result.exit_code == 0, result.output
+    blocks = theme_blocks(result.stdout)
+    cites = {title: MD_CITE.findall(blocks[title]) for title in ("Tillid", "Frivillige", "Searched")}
+    assert [(n, lang) for n, _, lang in cites["Tillid"]] == [("1", "nb"), ("2", "da")]
+    assert cites["Tillid"][0][1].startswith("Verktøy for samskaping")
+    assert re.search(r"^> — \[2\] Samskabelse i kommuner, .* — lines 17–21 \(da\)$", blocks["Tillid"], re.M)
+    assert [(n, c.split(",")[0]) for n, c, _ in cites["Frivillige"]] == [("3", "Manifest for National Bevægelse for Samskabelse")]
+    assert len(cites["Searched"]) == 3
+    printed = [m.group(0) for m in MD_CITE.finditer(result.stdout)]
+    assert len(printed) == len(set(printed)) == 6, printed
+    sources = MD_SOURCE.findall(blocks["Sources"])
+    assert_sources_consistent([(n, c) for n, c, _ in MD_CITE.findall(result.stdout)], [(n, t) for n, t, _ in sources])
+
+    html_out = tmp_path / "basket.html"
+    result = invoke(kb_root, "handout", str(plan), "--format", "html", "-o", str(html_out))
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stderr and "3 themes, 6 passages, 3 sources" in result.stderr
+
+
+@pytest.mark.parametrize("theme, line, expected", [
+    (f"    chunks: ['{TRUST}', 'no-such-doc#4']\n", 4,
+     "theme 'Tillid', field 'chunks': the index holds no passage no-such-doc#4; take chunk ids from `kb search`"),
+    (f"    chunks: ['{TRUST}']\n    passages: 2\n", 4,
+     "theme 'Tillid': 'chunks' names the passages, so field 'passages' has no use"),
+    ("    chunks: ['Tverskov #2']\n", 7, "theme 1 ('Tillid'), field 'chunks.0': String should match pattern"),
+    ("    chunks: []\n", 7, "theme 1 ('Tillid'), field 'chunks': List should have at least 1 item"),
+])
+def test_named_passage_errors_name_line_and_field(kb_root, tmp_path, theme, line, expected):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("title: T\naudience: x\nthemes:\n" + GOOD_THEME + theme, encoding="utf-8")
+    result = invoke(kb_root, "handout", str(plan))
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"kb: error: {plan}:{line}: {expected}"), lines[0]
+
+
 # -- plan validation -----------------------------------------------------------------------------------
 GOOD_THEME = "  - title: Tillid\n    questions:\n      - Hvordan skaber vi tillid?\n"
 
