@@ -192,7 +192,7 @@ TRUST = "tverskov-samskabelse-i-kommuner#2"
 MANIFEST = "manifest-for-samskabelse#1"
 
 
-def test_named_passages_print_in_their_order_once(kb_root, tmp_path):
+def test_named_passages_print_in_their_order_once(shipped_kb, tmp_path):
     """A basket of chosen passages as a plan: each theme prints exactly its passages, in order; a
     passage named twice is printed once, where it is first named; a searched theme skips them."""
     plan = tmp_path / "basket.yaml"
@@ -203,7 +203,7 @@ def test_named_passages_print_in_their_order_once(kb_root, tmp_path):
         "  - title: Searched\n    questions: [how do we build trust with skeptical citizens]\n    passages: 3\n",
         encoding="utf-8",
     )
-    result = invoke(kb_root, "handout", str(plan))
+    result = invoke(shipped_kb, "handout", str(plan))
     assert result.exit_code == 0, result.output
     blocks = theme_blocks(result.stdout)
     cites = {title: MD_CITE.findall(blocks[title]) for title in ("Tillid", "Frivillige", "Searched")}
@@ -218,7 +218,7 @@ def test_named_passages_print_in_their_order_once(kb_root, tmp_path):
     assert_sources_consistent([(n, c) for n, c, _ in MD_CITE.findall(result.stdout)], [(n, t) for n, t, _ in sources])
 
     html_out = tmp_path / "basket.html"
-    result = invoke(kb_root, "handout", str(plan), "--format", "html", "-o", str(html_out))
+    result = invoke(shipped_kb, "handout", str(plan), "--format", "html", "-o", str(html_out))
     assert result.exit_code == 0, result.output
     assert "wrote" in result.stderr and "3 themes, 6 passages, 3 sources" in result.stderr
 
@@ -231,10 +231,10 @@ def test_named_passages_print_in_their_order_once(kb_root, tmp_path):
     ("    chunks: ['Tverskov #2']\n", 7, "theme 1 ('Tillid'), field 'chunks.0': String should match pattern"),
     ("    chunks: []\n", 7, "theme 1 ('Tillid'), field 'chunks': List should have at least 1 item"),
 ])
-def test_named_passage_errors_name_line_and_field(kb_root, tmp_path, theme, line, expected):
+def test_named_passage_errors_name_line_and_field(shipped_kb, tmp_path, theme, line, expected):
     plan = tmp_path / "plan.yaml"
     plan.write_text("title: T\naudience: x\nthemes:\n" + GOOD_THEME + theme, encoding="utf-8")
-    result = invoke(kb_root, "handout", str(plan))
+    result = invoke(shipped_kb, "handout", str(plan))
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     lines = result.stderr.strip().splitlines()
