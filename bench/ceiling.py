@@ -41,7 +41,7 @@ def measure(kb: KnowledgeBase, queries_file: Path) -> dict:
     # per language: [(relevance, relevant count)] at the configured weight, per fixed weight, per question's best
     configured, fixed, oracle = defaultdict(list), defaultdict(lambda: defaultdict(list)), defaultdict(list)
     for q in query_set.queries:
-        found = retrieve.candidates(kb, gen, q.query, settings.candidates, None)
+        found = retrieve.candidates(gen, q.query, settings.candidates, None, kb.query_vector)
         answering = np.isin(found.rows, list(answers[q.id]))
         total = len(answers[q.id])
         at = {w: relevance_at(w, found, answering) for w in WEIGHTS}

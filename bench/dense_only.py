@@ -3,7 +3,7 @@
     python bench/dense_only.py BASE_NPY QUERIES_NPY N [--sigma 0.6] [--nprobe 48,96,192]
 
 Builds N synthetic vectors (as bench.synthetic does), the FAISS index kb would choose for them
-(kb.dense.choose_index / build_index), and searches it with kb.dense.search; prints one JSON
+(kb.store.dense.choose_index / build_index), and searches it with kb.store.dense.search; prints one JSON
 object with build time, latency, recall@10 against exact search and memory.
 """
 
@@ -34,7 +34,7 @@ def main() -> None:
 
     import faiss
     from bench.synthetic import synthetic_vectors
-    from kb import dense
+    from kb.store import dense
 
     base = np.load(args.base)
     queries = np.load(args.queries)

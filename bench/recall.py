@@ -48,17 +48,16 @@ def main() -> None:
     import numpy as np
 
     import faiss
-    import kb.dense  # noqa: F401  (OpenMP setting as in kb)
-    from kb.store import EmbeddingCache
+    from kb.store.local import LocalReader, LocalStore  # FAISS itself is measured: the local store's files
 
     k = args.k
-    generation = Path(args.generation)
-    manifest = json.loads((generation / "manifest.json").read_text())
-    index = faiss.read_index(str(generation / "dense.faiss"))
+    generation = LocalReader(Path(args.generation))
+    manifest = generation.manifest.model_dump()
+    index = generation.dense_index
     keys = Path(args.keys).read_text().split()
     if len(keys) != index.ntotal:
         raise SystemExit(f"recall: {len(keys)} keys but the index holds {index.ntotal} vectors")
-    cache = EmbeddingCache(Path(args.index_dir), manifest["dim"])
+    cache = LocalStore(Path(args.index_dir)).embedding_cache(manifest["dim"])
     t = time.perf_counter()
     vectors = cache.get(keys)
     cache.close()
@@ -121,18 +120,12 @@ def main() -> None:
             "score_gap_rank1_to_rank_k": summary((exact_scores[:, 0] - exact_scores[:, -1]).tolist(), 4),
         }
 
-    views = np.load(generation / "views.npy")
+    views = generation.views
     if args.hits and len(views) == len(np.unique(views)):
         # kb's own dense ranking; with one view per passage, chunk row i is FAISS row i
-        import sqlite3
-
-        db = sqlite3.connect(generation / "chunks.sqlite")
         found = json.loads(Path(args.hits).read_text())
         wanted = sorted({c for lists in found.values() for hits in lists for c in hits})
-        row_of: dict[str, int] = {}
-        for start in range(0, len(wanted), 900):
-            part = wanted[start : start + 900]
-            row_of.update(db.execute(f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})", part))
+        row_of = {c: generation.passage_by_id(c).row for c in wanted}
         view_of_row = {int(r): i for i, r in enumerate(views)} if not np.array_equal(views, np.arange(len(views))) else None
         to_view = (lambda r: view_of_row[r]) if view_of_row else (lambda r: r)
         out["kb_dense_recall"] = {name: recall([[to_view(row_of[c]) for c in hits] for hits in lists]) for name, lists in found.items()}

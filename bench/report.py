@@ -353,7 +353,7 @@ def render_markdown(report: dict) -> str:
         lines += [f"## {_size_label(d['n'])} vectors, dense index only", "",
                   f"The full pipeline at this size was not run ({do['reason']}, over the budget). Instead: {d['n']:,} synthetic "
                   f"vectors, the index kb chooses for them (`{d['index']}` {d['params']}, built in {d['build_s']:.0f} s) and "
-                  f"`kb.dense.search` for the 400 views kb fetches per question; memory of that process: "
+                  f"`kb.store.dense.search` for the 400 views kb fetches per question; memory of that process: "
                   f"{d['memory_mb']['index_loaded']:,.0f} MB with the index loaded. BM25 at this size, extrapolated from the "
                   f"middle knowledge base: {_mb(do.get('bm25_bytes_extrapolated'))}.", "",
                   "| nprobe | recall@10 | search p50 / p95 |", "|---|---|---|"]

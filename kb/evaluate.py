@@ -185,8 +185,9 @@ def evaluate_labeled(kb, query_set: QuerySet, mode: str = "hybrid", split: Optio
 def answering_rows(kb, queries: Sequence[LabeledQuery], source: str) -> dict[str, set[int]]:
     """The passages (chunk rows) that answer each query; an excerpt no passage holds is a broken label."""
     by_doc: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row, doc_id, text in kb.generation.db.execute("SELECT row, doc_id, text FROM chunks"):
-        by_doc[doc_id].append((row, text))
+    named = {doc for q in queries for doc in q.answers_by_doc}
+    for passage in kb.generation.document_passages(sorted(named)):
+        by_doc[passage.chunk.doc_id].append((passage.row, passage.chunk.text))
     found = {}
     for q in queries:
         answering: set[int] = set()

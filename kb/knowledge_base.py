@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Optional, Sequence
 
-import numpy as np
-
+import kb.retrieve as retrieve
 from kb.config import KBConfig, KBPaths, find_root, load_config
 from kb.errors import KBError, ModelMismatch, UsageError
-from kb.models import LANGUAGES, Hit, IndexManifest, SearchMode, SearchResult
-from kb.store import Generation, IndexStore
+from kb.models import LANGUAGES, Chunk, Hit, IndexManifest, SearchMode, SearchResult
+from kb.store import DocumentRecord, IndexReader, PassageFilter, open_store
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    import numpy as np
+
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 200
-HIT_SQL = """
-SELECT c.row, c.chunk_id, c.doc_id, c.section, c.text, c.line_start, c.line_end,
-       c.page_start, c.page_end, d.title, d.language, d.kind, d.path
-FROM chunks c JOIN documents d ON d.doc_id = c.doc_id
-"""
 
 
 def format_citation(path: str, line_start: int, line_end: int, page_start: Optional[int], page_end: Optional[int], section: str) -> str:
@@ -51,8 +48,8 @@ class KnowledgeBase:
     def __init__(self, paths: KBPaths, config: KBConfig):
         self.paths = paths
         self.config = config
-        self.store = IndexStore(paths.index)
-        self._generation: Generation | None = None
+        self.store = open_store(paths, config)
+        self._generation: IndexReader | None = None
         self._embedder = None
         self._loading: Future | None = None  # the encoder, while it loads in the background
 
@@ -63,11 +60,11 @@ class KnowledgeBase:
 
     # -- index access ------------------------------------------------------------------
     @property
-    def generation(self) -> Generation:
+    def generation(self) -> IndexReader:
         """The live generation; a newer one is picked up between calls. The one it replaces is
-        not closed here: a search still running on it finishes on it (SQLite closes on release)."""
-        if self._generation is None or self._generation.folder.name != self.store.current_name():
-            self._generation = self.store.open_current()
+        not closed here: a search still running on it finishes on it (its files close on release)."""
+        if self._generation is None or self._generation.name != self.store.live_name():
+            self._generation = self.store.open_reader()
         return self._generation
 
     @property
@@ -153,89 +150,65 @@ class KnowledgeBase:
         gen = self.generation
         if mode != "lexical":
             self._check_encoder()
-        allowed = self._allowed_rows(gen, None if lang == "all" else lang, kind, doc_ids)
-        if gen.manifest.chunks == 0 or (allowed is not None and len(allowed) == 0):
+        scope = PassageFilter.of(None if lang == "all" else lang, kind, doc_ids)
+        if gen.manifest.chunks == 0 or (scope is not None and gen.count(scope) == 0):
             return SearchResult(query=text, model=self.model_name, mode=mode, hits=[])
-
-        from kb import retrieve
-
-        ranked = retrieve.rank(self, gen, text, k, mode, allowed)
+        ranked = retrieve.rank(gen, text, k, mode, scope, self.config.search, self.query_vector)
         return SearchResult(query=text, model=self.model_name, mode=mode, hits=self._hits(gen, ranked))
 
-    def _allowed_rows(self, gen: Generation, lang, kind, doc_ids) -> np.ndarray | None:
-        clauses, args = [], []
-        if lang:
-            clauses.append("d.language = ?")
-            args.append(lang)
-        if kind:
-            clauses.append("d.kind = ?")
-            args.append(kind)
-        if doc_ids:
-            clauses.append(f"d.doc_id IN ({','.join('?' * len(doc_ids))})")
-            args.extend(doc_ids)
-        if not clauses:
-            return None
-        rows = gen.db.execute(
-            f"SELECT c.row FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE {' AND '.join(clauses)}", args
-        ).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
+    def query_vector(self, query: str) -> "np.ndarray":
+        """The question embedded by the encoder the index was built with."""
+        return self.embedder.embed_queries([query])[0]
 
-    def _hits(self, gen: Generation, ranked: list[tuple[int, float, Optional[float], Optional[float]]]) -> list[Hit]:
-        if not ranked:
-            return []
-        rows = {r[0]: r for r in gen.db.execute(f"{HIT_SQL} WHERE c.row IN ({','.join('?' * len(ranked))})", [r[0] for r in ranked])}
-        hits = []
-        for rank, (row, score, dense_score, lexical_score) in enumerate(ranked, start=1):
-            (_, chunk_id, doc_id, section, text, l0, l1, p0, p1, title, language, kind, path) = rows[row]
-            hits.append(Hit(
-                rank=rank, score=round(float(score), 4), chunk_id=chunk_id, doc_id=doc_id, title=title,
-                language=language, kind=kind, section=section,
-                citation=format_citation(path, l0, l1, p0, p1, section), text=text, path=path,
-                line_start=l0, line_end=l1, page_start=p0, page_end=p1,
-                dense_score=None if dense_score is None else round(float(dense_score), 4),
-                lexical_score=None if lexical_score is None else round(float(lexical_score), 4),
-            ))
-        return hits
+    def _hits(self, gen: IndexReader, ranked: retrieve.Ranked) -> list[Hit]:
+        passages = [p.chunk for p in gen.passages([row for row, *_ in ranked])]
+        documents = {d.doc_id: d for d in gen.documents(list({p.doc_id for p in passages}))}
+        return [
+            _hit(rank, passage, documents[passage.doc_id], score, dense_score, lexical_score)
+            for rank, (passage, (_, score, dense_score, lexical_score)) in enumerate(zip(passages, ranked), start=1)
+        ]
 
     def highlighter(self, query: str):
         """A function giving the spans of a hit's text that match `query` (stemmed, glossary)."""
-        lexical = self.generation.lexical
-        terms = lexical.terms(query)
-        return lambda hit: lexical.matching_spans(hit.text, hit.language, terms)
+        analyzer = self.generation.analyzer
+        terms = analyzer.terms(query)
+        return lambda hit: analyzer.matching_spans(hit.text, hit.language, terms)
 
     # -- passages ----------------------------------------------------------------------
     def passage(self, chunk_id: str, context: int = 1) -> tuple[Hit, list[Hit], list[Hit]]:
         """A passage with up to `context` neighbours before and after it in its document."""
         gen = self.generation
-        row = gen.db.execute("SELECT row, doc_id, ordinal FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
-        if row is None:
+        this = gen.passage_by_id(chunk_id)
+        if this is None:
             raise UsageError(f"no passage {chunk_id!r}: use a chunk_id from `kb search` output")
-        _, doc_id, ordinal = row
-        neighbours = gen.db.execute(
-            "SELECT row, ordinal FROM chunks WHERE doc_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
-            (doc_id, ordinal - context, ordinal + context),
-        ).fetchall()
-        hits = self._hits(gen, [(r, 0.0, None, None) for r, _ in neighbours])
-        for hit in hits:
-            hit.score = 0.0
-        before = [h for h, (_, o) in zip(hits, neighbours) if o < ordinal]
-        after = [h for h, (_, o) in zip(hits, neighbours) if o > ordinal]
-        this = next(h for h, (_, o) in zip(hits, neighbours) if o == ordinal)
-        return this, before, after
+        neighbours = gen.neighbours(this, context)
+        ordinal = this.chunk.ordinal
+        hits = dict(zip((p.chunk.ordinal for p in neighbours), self._hits(gen, [(p.row, 0.0, None, None) for p in neighbours])))
+        before = [hit for at, hit in hits.items() if at < ordinal]
+        after = [hit for at, hit in hits.items() if at > ordinal]
+        return hits[ordinal], before, after
 
     def documents(self) -> list[dict]:
-        gen = self.generation
-        rows = gen.db.execute(
-            "SELECT d.doc_id, d.title, d.language, d.kind, d.path, d.meta_json, count(c.row) "
-            "FROM documents d LEFT JOIN chunks c ON c.doc_id = d.doc_id GROUP BY d.doc_id ORDER BY d.doc_id"
-        ).fetchall()
-        keys = ("doc_id", "title", "language", "kind", "path", "meta_json", "chunks")
-        return [dict(zip(keys, r)) for r in rows]
+        keys = ("doc_id", "title", "language", "kind", "path", "meta_json")
+        return [{**{key: getattr(d, key) for key in keys}, "chunks": d.passages} for d in self.generation.documents()]
 
     def index_age_seconds(self) -> float:
-        return time.time() - (self.generation.folder / "manifest.json").stat().st_mtime
+        built = datetime.strptime(self.manifest.created_at, "%Y-%m-%dT%H:%M:%S%z")
+        return time.time() - built.timestamp()
 
     def close(self) -> None:
         if self._generation is not None:
             self._generation.close()
             self._generation = None
+
+
+def _hit(rank: int, passage: Chunk, document: DocumentRecord, score: float, dense_score, lexical_score) -> Hit:
+    return Hit(
+        rank=rank, score=round(float(score), 4), chunk_id=passage.chunk_id, doc_id=passage.doc_id,
+        title=document.title, language=document.language, kind=document.kind, section=passage.section,
+        citation=format_citation(document.path, passage.line_start, passage.line_end, passage.page_start, passage.page_end, passage.section),
+        text=passage.text, path=document.path, line_start=passage.line_start, line_end=passage.line_end,
+        page_start=passage.page_start, page_end=passage.page_end,
+        dense_score=None if dense_score is None else round(float(dense_score), 4),
+        lexical_score=None if lexical_score is None else round(float(lexical_score), 4),
+    )

@@ -180,8 +180,8 @@ class EmbedderSpec(BaseModel):
 class IndexManifest(BaseModel):
     """What an index generation was built with; a query must match it."""
 
-    format_version: int
-    generation: str
+    format_version: int = Field(default=0, description="the store's file or table layout; set on commit")
+    generation: str = Field(default="", description="set on commit")
     created_at: str
     backend: str
     model: str

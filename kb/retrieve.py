@@ -10,17 +10,19 @@ question over Norwegian text matches most of its words, and BM25 gets its full w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
-from kb import dense
+from kb.store.base import distinct_rows
 
 if TYPE_CHECKING:
-    from kb.knowledge_base import KnowledgeBase
-    from kb.store import Generation
+    from kb.config import SearchSettings
+    from kb.store import IndexReader, LexicalScores, PassageFilter
 
 Ranked = list[tuple[int, float, Optional[float], Optional[float]]]
+QueryVector = Callable[[str], np.ndarray]  # the question, embedded by the index's encoder
+VIEWS_PER_PASSAGE = 4  # dense search fetches this many vectors per wanted passage (a passage has several)
 
 
 def lexical_weight(coverage: float, full_weight: float) -> float:
@@ -28,27 +30,26 @@ def lexical_weight(coverage: float, full_weight: float) -> float:
     return full_weight * coverage**2
 
 
-def _distinct(rows: np.ndarray) -> np.ndarray:
-    """Sorted distinct row numbers. (np.unique would import numpy.ma: 10 ms of a cold query.)"""
-    rows = np.sort(rows.astype(np.int64))
-    return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if rows.size else rows
-
-
-def _top(scores: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _top(found: "LexicalScores", k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows with a positive BM25 score, best first. Only rows that share a word with
     the question are ranked: at 1M passages that is a few thousand rows, not a million."""
-    positive = scores > 0
-    if allowed is not None:
-        keep = np.zeros(len(scores), dtype=bool)
-        keep[allowed] = True
-        positive &= keep
-    rows = np.flatnonzero(positive)
-    k = min(k, len(rows))
+    k = min(k, len(found.rows))
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
-    rows = rows[np.argsort(-scores[rows], kind="stable")]
-    return rows, scores[rows]
+    best = np.argpartition(-found.scores, k - 1)[:k]
+    best = best[np.argsort(-found.scores[best], kind="stable")]
+    return found.rows[best], found.scores[best]
+
+
+def _lexical_of(found: "LexicalScores", rows: np.ndarray) -> np.ndarray:
+    """BM25 score of each of `rows` (0 where no query term occurs)."""
+    at = np.searchsorted(found.rows, rows)
+    inside = at < len(found.rows)
+    hit = np.zeros(len(rows), dtype=bool)
+    hit[inside] = found.rows[at[inside]] == rows[inside]
+    out = np.zeros(len(rows), dtype=np.float32)
+    out[hit] = found.scores[at[hit]]
+    return out
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,14 @@ class Candidates:
     coverage: float
 
 
-def candidates(kb: "KnowledgeBase", gen: "Generation", query: str, pool: int, allowed: np.ndarray | None) -> Candidates:
+def candidates(index: "IndexReader", query: str, pool: int, scope: Optional["PassageFilter"], query_vector: QueryVector) -> Candidates:
     """The dense and the lexical top `pool`, each scored by both sides."""
-    lexical = gen.lexical
-    terms = lexical.terms(query)
-    lex_scores = lexical.scores(terms, gen.manifest.chunks)
-    qvec = _query_vector(kb, gen, query)
-    l_rows, _ = _top(lex_scores, pool, allowed)
-    rows = _distinct(np.concatenate([_dense_rows(gen, qvec, pool, allowed), l_rows]))
-    return Candidates(rows, passage_scores(gen, rows, qvec), lex_scores[rows], lexical.coverage(terms))
+    terms = index.analyzer.terms(query)
+    lexical = index.lexical_scores(terms, scope)
+    qvec = _query_vector(index, query, query_vector)
+    l_rows, _ = _top(lexical, pool)
+    rows = distinct_rows(np.concatenate([index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope), l_rows]))
+    return Candidates(rows, passage_scores(index, rows, qvec), _lexical_of(lexical, rows), index.lexical_coverage(terms))
 
 
 def fuse(found: Candidates, weight: float) -> np.ndarray:
@@ -77,54 +77,37 @@ def fuse(found: Candidates, weight: float) -> np.ndarray:
     return (1 - weight) * _normalise(found.dense) + weight * _normalise(found.lexical)
 
 
-def rank(kb: "KnowledgeBase", gen: "Generation", query: str, k: int, mode: str, allowed: np.ndarray | None) -> Ranked:
-    settings = kb.config.search
+def rank(
+    index: "IndexReader", query: str, k: int, mode: str, scope: Optional["PassageFilter"],
+    settings: "SearchSettings", query_vector: QueryVector,
+) -> Ranked:
+    """The k best passages (row, score, dense score, lexical score) for `query` in `mode`."""
     pool = max(settings.candidates, k)
     if mode == "lexical":
-        lexical = gen.lexical
-        rows, scores = _top(lexical.scores(lexical.terms(query), gen.manifest.chunks), k, allowed)
+        rows, scores = _top(index.lexical_scores(index.analyzer.terms(query), scope), k)
         return [(int(r), float(s), None, float(s)) for r, s in zip(rows, scores)]
     if mode == "dense":
-        qvec = _query_vector(kb, gen, query)
-        rows = _dense_rows(gen, qvec, pool, allowed)
-        scores = passage_scores(gen, rows, qvec)
+        qvec = _query_vector(index, query, query_vector)
+        rows = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
+        scores = passage_scores(index, rows, qvec)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(rows[i]), float(scores[i]), float(scores[i]), None) for i in order]
-    found = candidates(kb, gen, query, pool, allowed)
+    found = candidates(index, query, pool, scope, query_vector)
     fused = fuse(found, lexical_weight(found.coverage, settings.lexical_weight))
     order = np.argsort(-fused, kind="stable")[:k]
     return [(int(found.rows[i]), float(fused[i]), float(found.dense[i]), float(found.lexical[i])) for i in order]
 
 
-def _query_vector(kb: "KnowledgeBase", gen: "Generation", query: str) -> np.ndarray:
-    gen.dense  # loads FAISS and the index while the encoder may still be loading (shell)
-    return kb.embedder.embed_queries([query])[0]
+def _query_vector(index: "IndexReader", query: str, query_vector: QueryVector) -> np.ndarray:
+    index.prepare_dense()  # loads the vector index while the encoder may still be loading (shell)
+    return query_vector(query)
 
 
-def _dense_rows(gen: "Generation", qvec: np.ndarray, pool: int, allowed: np.ndarray | None) -> np.ndarray:
-    """Passages of the best `pool` * 4 embedded views (a passage has several)."""
-    views = gen.views
-    allowed_views = None if allowed is None else np.flatnonzero(np.isin(views, allowed))
-    _, view_hits = dense.search(gen.dense, qvec, pool * 4, allowed_views)
-    return _distinct(views[view_hits])
-
-
-def passage_scores(gen: "Generation", rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
-    """Dense score of each passage: the mean of its whole-text score and its best window's.
-
-    Vectors of a passage are contiguous in the index, the whole passage first.
-    """
-    views = gen.views
-    starts = np.searchsorted(views, rows, side="left")
-    ends = np.searchsorted(views, rows, side="right")
-    ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.empty(0, dtype=np.int64)
-    scores = gen.dense.reconstruct_batch(ids.astype(np.int64)) @ qvec if len(ids) else np.empty(0, dtype=np.float32)
+def passage_scores(index: "IndexReader", rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    """Dense score of each passage: the mean of its whole-text score and its best window's."""
     out = np.empty(len(rows), dtype=np.float32)
-    pos = 0
-    for i, (a, b) in enumerate(zip(starts, ends)):
-        part = scores[pos : pos + (b - a)]
+    for i, part in enumerate(index.dense_scores(rows, qvec)):
         out[i] = 0.5 * part[0] + 0.5 * part.max()
-        pos += b - a
     return out
 
 

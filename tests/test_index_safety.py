@@ -103,8 +103,7 @@ def test_changing_one_document_reembeds_only_it(indexed: Path) -> None:
     write_doc(indexed, "frivillige", "da", "Frivillige i ældreplejen", "Frivillige kører ældre borgere til lægen og hjælper med indkøb, koordineret af kommunens frivilligcenter.")
     counts = summary(run_kb(indexed, "index"))
     assert (counts["changed"], counts["unchanged"]) == (1, 2)
-    gen = KnowledgeBase.open(indexed).generation
-    own = gen.db.execute("SELECT count(*) FROM chunks WHERE doc_id = 'frivillige'").fetchone()[0]
+    own = KnowledgeBase.open(indexed).generation.documents(["frivillige"])[0].passages
     assert 0 < counts["embedded"] <= own
 
 

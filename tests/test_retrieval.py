@@ -179,7 +179,7 @@ def test_english_words_reach_danish_text_through_the_glossary(shipped):
     """BM25 alone, an English question without a Danish word: the glossary carries it over."""
     hits = shipped.search("trust with skeptical citizens", k=3, mode="lexical").hits
     assert any(h.doc_id == TVERSKOV and "tillidsopbygning" in h.text for h in hits), [h.chunk_id for h in hits]
-    terms = shipped.generation.lexical.terms("solutions to challenges")
+    terms = shipped.generation.analyzer.terms("solutions to challenges")
     assert all(qw.concepts for qw in terms.words), terms  # løsning(er), udfordring(er) …
 
 

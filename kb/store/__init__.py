@@ -1,0 +1,27 @@
+"""The index store: one interface (kb.store.base) for reading and writing an index, and the
+local-files implementation (kb.store.local) a knowledge base uses by default."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kb.store.base import (
+    DocumentRecord, EmbeddingCache, GenerationWriter, IndexReader, IndexStore, IndexWriter, LexicalScores,
+    PassageFilter, PassageRecord, QueryAnalyzer, fault_point,
+)
+
+__all__ = [
+    "DocumentRecord", "EmbeddingCache", "GenerationWriter", "IndexReader", "IndexStore", "IndexWriter",
+    "LexicalScores", "PassageFilter", "PassageRecord", "QueryAnalyzer", "fault_point", "open_store",
+]
+
+
+if TYPE_CHECKING:
+    from kb.config import KBConfig, KBPaths
+
+
+def open_store(paths: "KBPaths", config: "KBConfig") -> IndexStore:
+    """The store that holds a knowledge base's index: the files in its `.kb/` folder."""
+    from kb.store.local import LocalStore
+
+    return LocalStore(paths.index)
