@@ -1,18 +1,22 @@
 """Maintaining the corpus: add files with validated metadata, remove documents, check everything.
 
-Each added file lands whole or not at all (written under a hidden temporary name, then
-renamed), and a bad file is reported by name while the others go on. The index is not touched:
-`kb index` picks the changes up.
+Each added file lands whole or not at all (written under a hidden temporary name of its own,
+then renamed), and a bad file is reported by name while the others go on. Corpus writers take
+the corpus lock (`corpus/.lock`) for the whole run, so ids are chosen and duplicates found
+against what other `kb add` and `kb remove` runs wrote before; one that has to wait says so.
+The index is not touched: `kb index` picks the changes up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
 import unicodedata
+import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import yaml
 from pydantic import BaseModel, Field
@@ -20,8 +24,9 @@ from pydantic import BaseModel, Field
 from indexer.build import FileProblem
 from indexer.language import detect_language
 from indexer.load import (
-    SIDECAR_SUFFIX, SOURCE_SUFFIXES, TEXT_SUFFIXES, discover, load_document, load_meta,
-    parse_meta, read_text_file, sidecar_path, split_front_matter,
+    SIDECAR_SUFFIX, SOURCE_SUFFIXES, TEXT_SUFFIXES, content_key, decode_text, discover, is_skipped,
+    load_document, load_meta, parse_meta, read_file_bytes, read_text_file, require_regular_file,
+    sidecar_path, split_front_matter, unreadable,
 )
 from kb.config import KBPaths
 from kb.errors import CorpusError, UsageError
@@ -30,6 +35,7 @@ from kb.yamlfile import parse_yaml
 
 CASES_DIR = "cases"
 DOCUMENTS_DIR = "documents"
+LOCK_FILE = ".lock"
 _SUPPORTED = ", ".join(SOURCE_SUFFIXES)
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _LEADING_BLANK_LINES = re.compile(r"\A[ \n]*\n")
@@ -53,12 +59,12 @@ class _Corpus:
 
     def __init__(self, paths: KBPaths):
         self.ids: set[str] = set()
-        self.contents: dict[str, str] = {}  # normalised text -> doc id
+        self.contents: dict[str, str] = {}  # content key -> doc id
         for path in discover(paths.corpus):
             self.ids.add(path.stem)  # a broken file still holds its file name
             try:
                 doc = load_document(path, paths.root)
-            except (CorpusError, OSError):
+            except CorpusError:
                 continue
             self.remember(doc.meta.id, doc.text)
 
@@ -73,11 +79,6 @@ class _Corpus:
         return candidate
 
 
-def content_key(text: str) -> str:
-    """Text compared for duplicates: the same words, whatever the line breaks and spacing."""
-    return " ".join(text.split())
-
-
 def slugify(text: str) -> str:
     """An id from a title or file name: lowercase ASCII letters, digits and '-' (æ→ae, ø→oe, å→aa)."""
     ascii_text = unicodedata.normalize("NFKD", text.lower().translate(_TRANSLITERATE))
@@ -87,12 +88,35 @@ def slugify(text: str) -> str:
     return slug if len(slug) >= 2 else "document"
 
 
+@contextlib.contextmanager
+def corpus_lock(paths: KBPaths, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Held by a process that writes the corpus; another one waits for it (after `on_wait`)."""
+    from filelock import FileLock, Timeout
+
+    try:
+        paths.corpus.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(paths.corpus / LOCK_FILE)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait()
+            lock.acquire()
+    except OSError as exc:
+        raise CorpusError(f"{paths.corpus}: cannot write into the corpus ({exc.strerror or exc}); check its permissions") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def add_paths(
     paths: KBPaths,
     sources: list[Path],
     kind: Optional[str] = None,
     lang: Optional[str] = None,
     title: Optional[str] = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> AddReport:
     """Copy files (folders recursively) into corpus/documents, or corpus/cases for kind case."""
     if kind is not None and kind not in KINDS:
@@ -103,28 +127,38 @@ def add_paths(
     if title is not None and len(files) > 1:
         raise UsageError("--title names one document; add the files one at a time to title each")
     report = AddReport(problems=problems)
-    corpus = _Corpus(paths)
-    for source in files:
-        try:
-            report.added.append(_add_file(paths, corpus, source, kind, lang, title))
-        except CorpusError as exc:
-            report.problems.append(FileProblem(path=str(source), message=str(exc)))
+    if not files:
+        return report
+    with corpus_lock(paths, on_wait):
+        corpus = _Corpus(paths)
+        for source in files:
+            try:
+                report.added.append(_add_file(paths, corpus, source, kind, lang, title))
+            except CorpusError as exc:
+                report.problems.append(FileProblem(path=str(source), message=str(exc)))
+            except OSError as exc:
+                report.problems.append(FileProblem(path=str(source), message=str(unreadable(str(source), exc, source))))
     return report
 
 
 def _expand(sources: list[Path]) -> tuple[list[Path], list[FileProblem]]:
-    """Files to add: folders walked (hidden files skipped, sidecars go with their source)."""
+    """Files to add: folders walked by the rule `kb index` reads the corpus with (hidden files,
+    `_` templates and READMEs skipped; sidecars go with their source)."""
     files: list[Path] = []
     problems: list[FileProblem] = []
     for source in sources:
         if source.is_dir():
             candidates = [
                 p for p in sorted(source.rglob("*"))
-                if p.is_file() and not p.name.endswith(SIDECAR_SUFFIX)
-                and not any(part.startswith(".") for part in p.relative_to(source).parts)
+                if not p.is_dir() and not p.name.endswith(SIDECAR_SUFFIX) and not is_skipped(p.relative_to(source).parts)
             ]
-        elif source.exists():
-            candidates = [source]  # not only regular files: a pipe or device is the converter's to time out
+            if not candidates:
+                problems.append(FileProblem(path=str(source), message=(
+                    f"{source}: no files to add (kb reads {_SUPPORTED}; hidden files, READMEs and names "
+                    "starting with '_' are skipped)"
+                )))
+        elif source.exists() or source.is_symlink():
+            candidates = [source]  # a broken link or a pipe is reported by name when read
         else:
             problems.append(FileProblem(path=str(source), message=f"{source}: no such file or folder"))
             continue
@@ -146,15 +180,18 @@ def _add_file(
     suffix = source.suffix.lower()
     front_matter = None
     if suffix in TEXT_SUFFIXES:
-        text = raw = _read_text(source, label)
+        data = read_file_bytes(source, label)  # read once: the bytes checked are the bytes copied
+        text = decode_text(data, label)
         if suffix == ".md":
-            front_matter, text = split_front_matter(raw, label)
+            front_matter, text = split_front_matter(text, label)
             if front_matter is not None and not isinstance(front_matter, dict):
                 raise CorpusError(f"{label} (front matter): metadata must be a YAML mapping of fields")
     else:
         from indexer import extract
 
+        require_regular_file(source, label)
         text, _ = extract.extract(source, label, paths.index)  # `kb index` then finds the copy converted
+        data = _read_bytes(source, label)
     if not text.strip():
         raise CorpusError(f"{label}: has no text; fill it in or leave it out")
 
@@ -189,10 +226,10 @@ def _add_file(
     target = folder / f"{meta.id}{suffix}"
     if front_matter is not None:
         # Front matter stays the metadata; it is rewritten only if options or defaults added to it.
-        body = _read_bytes(source, label) if fields == front_matter else _with_front_matter(meta, text).encode("utf-8")
+        body = data if fields == front_matter else _with_front_matter(meta, text).encode("utf-8")
         outputs = {target: body}
     else:
-        outputs = {sidecar_path(target): _meta_yaml(meta).encode("utf-8"), target: _read_bytes(source, label)}
+        outputs = {sidecar_path(target): _meta_yaml(meta).encode("utf-8"), target: data}
     _write_all(outputs, label)
     corpus.remember(meta.id, text)
     return AddedDocument(
@@ -204,9 +241,12 @@ def _add_file(
 def _sidecar_fields(source: Path) -> dict:
     """Metadata a `<stem>.meta.yaml` beside the source already holds (e.g. from another corpus)."""
     sidecar = sidecar_path(source)
-    if not sidecar.is_file():
+    try:
+        if not sidecar.is_file():
+            return {}
+    except OSError:  # a source name too long to have a sidecar beside it
         return {}
-    data = parse_yaml(_read_text(sidecar, str(sidecar)), str(sidecar), CorpusError)
+    data = parse_yaml(read_text_file(sidecar, str(sidecar)), str(sidecar), CorpusError)
     if not isinstance(data, dict):
         raise CorpusError(f"{sidecar}: metadata must be a YAML mapping of fields")
     return data
@@ -226,18 +266,11 @@ def _with_front_matter(meta, body: str) -> str:
     return f"---\n{_meta_yaml(meta)}---\n\n{_LEADING_BLANK_LINES.sub('', body)}"
 
 
-def _read_text(path: Path, label: str) -> str:
-    try:
-        return read_text_file(path, label)
-    except OSError as exc:
-        raise CorpusError(f"{label}: cannot read it ({exc.strerror or exc}); check its permissions") from None
-
-
 def _read_bytes(source: Path, label: str) -> bytes:
     try:
         return source.read_bytes()
     except OSError as exc:
-        raise CorpusError(f"{label}: cannot read it ({exc.strerror or exc}); check its permissions") from None
+        raise unreadable(label, exc, source) from None
 
 
 def _write_all(outputs: dict[Path, bytes], label: str) -> None:
@@ -250,7 +283,7 @@ def _write_all(outputs: dict[Path, bytes], label: str) -> None:
     try:
         for final, data in outputs.items():
             final.parent.mkdir(parents=True, exist_ok=True)
-            temp = final.with_name(f".{final.name}.adding")
+            temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.adding")  # never another run's
             temps[final] = temp
             with temp.open("wb") as handle:
                 handle.write(data)
@@ -267,8 +300,13 @@ def _write_all(outputs: dict[Path, bytes], label: str) -> None:
         raise
 
 
-def remove_document(paths: KBPaths, doc_id: str) -> list[Path]:
+def remove_document(paths: KBPaths, doc_id: str, on_wait: Callable[[], None] | None = None) -> list[Path]:
     """Delete a document's file and sidecar; the next `kb index` drops it from the index."""
+    with corpus_lock(paths, on_wait):
+        return _remove_document(paths, doc_id)
+
+
+def _remove_document(paths: KBPaths, doc_id: str) -> list[Path]:
     ids = {path: _document_id(path, paths.root) for path in discover(paths.corpus)}
     matches = [path for path, found in ids.items() if found == doc_id]
     if not matches:
@@ -293,7 +331,7 @@ def _document_id(path: Path, root: Path) -> str:
         if path.suffix.lower() == ".md":
             front_matter, _ = split_front_matter(read_text_file(path, path.name), path.name)
         return load_meta(path, root, front_matter).id
-    except (CorpusError, OSError):
+    except (CorpusError, OSError):  # load_meta's own reads may fail on a name that long
         return path.stem
 
 
@@ -309,12 +347,31 @@ def validate_corpus(paths: KBPaths) -> list[FileProblem]:
         except CorpusError as exc:
             problems.append(FileProblem(path=label, message=str(exc)))
             continue
-        except OSError as exc:
-            problems.append(FileProblem(path=label, message=f"{label}: cannot read it ({exc.strerror or exc}); check its permissions"))
-            continue
         problems.extend(_clashes(doc, ids, contents))
+        problems.extend(_control_characters(doc))
     problems.extend(_strays(paths))
     return problems
+
+
+# Characters a document should not hold: C0 and C1 controls (terminal escapes among them)
+# except tab, line and page breaks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_characters(doc: Document) -> list[FileProblem]:
+    found = _CONTROL.findall(doc.text)
+    if not found:
+        return []
+    first = _CONTROL.search(doc.text).start()
+    if doc.pages:
+        where = f"{doc.path} (page {sum(1 for start in doc.pages if start <= first)})"
+    else:
+        where = f"{doc.path}:{doc.text.count(chr(10), 0, first) + 1}"
+    more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+    return [FileProblem(path=doc.path, message=(
+        f"{where}: control character U+{ord(found[0]):04X}{more} in the text; delete it (in a terminal "
+        "such characters can clear the screen or change colours)"
+    ))]
 
 
 def _clashes(doc: Document, ids: dict[str, str], contents: dict[str, str]) -> list[FileProblem]:
@@ -336,14 +393,13 @@ def _strays(paths: KBPaths) -> list[FileProblem]:
     documents = set(discover(paths.corpus))
     found = []
     for path in sorted(paths.corpus.rglob("*")) if paths.corpus.is_dir() else []:
-        rel_parts = path.relative_to(paths.corpus).parts
-        if not path.is_file() or path in documents or any(p.startswith((".", "_")) for p in rel_parts):
+        if not path.is_file() or path in documents or is_skipped(path.relative_to(paths.corpus).parts):
             continue
         label = path.relative_to(paths.root).as_posix()
         if path.name.endswith(SIDECAR_SUFFIX):
             stem = path.name[: -len(SIDECAR_SUFFIX)]
             if not any(path.with_name(stem + suffix).exists() for suffix in SOURCE_SUFFIXES):
                 found.append(FileProblem(path=label, message=f"{label}: metadata without a document (no {stem}.txt, .md, .pdf, ...); delete it or restore the document"))
-        elif not path.stem.upper().startswith("README"):
+        else:
             found.append(FileProblem(path=label, message=f"{label}: not a file kb reads ({_SUPPORTED}); convert it or move it out of corpus/"))
     return found

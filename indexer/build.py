@@ -20,7 +20,7 @@ import numpy as np
 from indexer.chunk import CHUNKER_VERSION, chunk_document, passage_views
 from indexer.clean import clean_text
 from indexer.extract import conversion_key, keys_kept_for_one_build
-from indexer.load import TEXT_SUFFIXES, discover, load_document
+from indexer.load import TEXT_SUFFIXES, content_key, discover, load_document
 from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.lexical import analyzer_version
@@ -113,7 +113,7 @@ def make_plan(paths: KBPaths, config: KBConfig, previous: dict[str, tuple[str, s
         if doc.meta.id in seen_ids:
             plan.failed.append(FileProblem(path=doc.path, message=f"{doc.path}: id '{doc.meta.id}' is already used by {seen_ids[doc.meta.id]}; give it another id"))
             continue
-        text_hash = hashlib.sha256(doc.text.strip().encode()).hexdigest()
+        text_hash = content_key(doc.text)
         if text_hash in seen_content:
             plan.failed.append(FileProblem(path=doc.path, message=f"{doc.path}: same content as {seen_content[text_hash]}; remove one of them"))
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -25,6 +26,7 @@ from kb.errors import CorpusError, UsageError
 
 TIMEOUT_ENV = "KB_EXTRACT_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0  # a day: a conversion that long has hung (and far larger values overflow the wait)
 PAGE_SEPARATOR = "\n\n"
 # Where `indexer` is importable as this very package, whatever the caller's working folder holds.
 _PACKAGE_PARENT = Path(__file__).resolve().parents[1]
@@ -115,15 +117,18 @@ def _convert(path: Path, label: str) -> tuple[str, list[int]]:
 
 
 def time_budget() -> float:
+    """Seconds one conversion may take: KB_EXTRACT_TIMEOUT, above 0 and at most a day."""
     raw = os.environ.get(TIMEOUT_ENV, "").strip()
     if not raw:
         return DEFAULT_TIMEOUT
     try:
         seconds = float(raw)
     except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise UsageError(f"{TIMEOUT_ENV}={raw!r}: give a positive number of seconds, e.g. {DEFAULT_TIMEOUT:g}")
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:  # also false for nan
+        raise UsageError(
+            f"{TIMEOUT_ENV}={raw!r}: give a number of seconds above 0 and at most {MAX_TIMEOUT:g}, e.g. {DEFAULT_TIMEOUT:g}"
+        )
     return seconds
 
 
@@ -166,6 +171,8 @@ def pdf_text(path: Path, label: str) -> tuple[str, list[int]]:
         offset += len(page) + len(PAGE_SEPARATOR)
     return PAGE_SEPARATOR.join(page_texts), pages
 
+
+MIN_HTML_WORDS = 20  # main text below this is a menu or a landing page, not a document
 
 _HEADING_STYLE = re.compile(r"^(?:heading|overskrift)\s*(\d)$", re.I)
 _TITLE_STYLES = {"title", "titel", "tittel"}
@@ -230,7 +237,37 @@ def html_text(path: Path, label: str) -> tuple[str, list[int]]:
         raise _damaged(label, "HTML", exc) from None
     if not text or not text.strip():
         raise CorpusError(f"{label}: no main text found in this HTML page; save the article text as .txt or .md instead")
+    words = main_text_words(text, data)
+    if words < MIN_HTML_WORDS:
+        raise CorpusError(
+            f"{label}: no main text found in this HTML page (only {words} words outside links and menus, "
+            f"fewer than {MIN_HTML_WORDS}); save the article text as .txt or .md instead"
+        )
     return text, []
+
+
+# Where a page keeps its furniture: words found here as well are not counted as main text.
+_FURNITURE = "//a | //nav | //header | //footer | //menu | //button | //aside"
+_WORD = re.compile(r"\w+")
+
+
+def main_text_words(text: str, page: bytes) -> int:
+    """Words of the extracted text that are not also words of links, menus, headers and footers.
+    When the extractor finds no article it falls back to whatever the page shows, which on a
+    landing page is its menu ("Forside Om os"); counting what is left tells the two apart."""
+    from collections import Counter
+
+    import lxml.html
+
+    try:
+        tree = lxml.html.document_fromstring(page)
+    except Exception:  # lxml's errors on markup it cannot parse at all: nothing to subtract
+        return len(_WORD.findall(text))
+    nodes = tree.xpath(_FURNITURE)
+    inside = set(nodes)
+    outermost = [node for node in nodes if not any(parent in inside for parent in node.iterancestors())]
+    furniture = Counter(word.lower() for node in outermost for word in _WORD.findall(" ".join(node.itertext())))
+    return sum((Counter(word.lower() for word in _WORD.findall(text)) - furniture).values())
 
 
 def _damaged(label: str, kind: str, exc: Exception) -> CorpusError:

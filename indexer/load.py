@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import errno
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,23 +21,38 @@ TEXT_SUFFIXES = (".txt", ".md")
 CONVERTED_SUFFIXES = (".pdf", ".docx", ".html", ".htm")
 SOURCE_SUFFIXES = TEXT_SUFFIXES + CONVERTED_SUFFIXES
 SIDECAR_SUFFIX = ".meta.yaml"
+MAX_TEXT_BYTES = 50 * 1024 * 1024  # a plain-text file larger than this is not a document kb reads
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.S)
+# Encodings told by a byte-order mark (UTF-32 first: its LE mark starts with UTF-16's); else UTF-8.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_NOT_REGULAR = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def is_skipped(rel_parts: tuple[str, ...]) -> bool:
+    """Not a document, wherever kb looks (corpus or a folder given to `kb add`): hidden files and
+    folders, templates and notes whose name starts with '_', and READMEs."""
+    return any(part.startswith((".", "_")) for part in rel_parts) or Path(rel_parts[-1]).stem.upper().startswith("README")
 
 
 def discover(corpus_dir: Path) -> list[Path]:
-    """Source files of a corpus folder; READMEs, templates (_*) and hidden files are not documents."""
+    """Source files of a corpus folder (pipes and devices too: loading them names the problem)."""
     if not corpus_dir.is_dir():
         return []
-    found = []
-    for path in sorted(corpus_dir.rglob("*")):
-        rel_parts = path.relative_to(corpus_dir).parts
-        if any(part.startswith((".", "_")) for part in rel_parts):
-            continue
-        if path.is_file() and path.suffix.lower() in SOURCE_SUFFIXES:
-            if path.stem.upper().startswith("README"):
-                continue
-            found.append(path)
-    return found
+    return [
+        path for path in sorted(corpus_dir.rglob("*"))
+        if path.suffix.lower() in SOURCE_SUFFIXES and not is_skipped(path.relative_to(corpus_dir).parts)
+        and not path.is_dir()
+    ]
+
+
+def content_key(text: str) -> str:
+    """Two documents hold the same content when they have the same words, whatever the line
+    breaks and spacing; the key is a digest, so a corpus of large files is cheap to compare."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
 def sidecar_path(path: Path) -> Path:
@@ -59,17 +78,72 @@ def parse_meta(data: object, where: str) -> DocumentMeta:
         raise CorpusError(f"{where}: {format_validation_error(exc)}") from None
 
 
-def read_text_file(path: Path, label: str) -> str:
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
+def unreadable(label: str, exc: OSError, path: Path | None = None) -> CorpusError:
+    """An OSError on a corpus or source file as one line that names the file."""
+    if isinstance(exc, FileNotFoundError):
+        return CorpusError(f"{label}: no such file" + (" (a broken link)" if path and path.is_symlink() else ""))
+    if exc.errno == errno.ENAMETOOLONG:
+        return CorpusError(f"{label}: its name is too long for this file system; rename it shorter")
+    return CorpusError(f"{label}: cannot read it ({exc.strerror or exc}); check it exists and is readable")
+
+
+def require_regular_file(path: Path, label: str) -> os.stat_result:
+    """The file's status; a pipe, device, socket or folder under a document's name is refused
+    (reading one can block forever or never end)."""
+    try:
+        status = path.stat()
+    except OSError as exc:
+        raise unreadable(label, exc, path) from None
+    _check_regular(status, label)
+    return status
+
+
+def _check_regular(status: os.stat_result, label: str) -> None:
+    for test, name in _NOT_REGULAR:
+        if test(status.st_mode):
+            raise CorpusError(f"{label}: is {name}, not a regular file; save its content as a file and add that")
+
+
+def read_file_bytes(path: Path, label: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; anything else is a CorpusError.
+    Opened without blocking and checked on the open file, so a pipe put in its place cannot hang us."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise unreadable(label, exc, path) from None
+    with open(fd, "rb", closefd=True) as handle:
+        status = os.fstat(fd)
+        _check_regular(status, label)
+        data = b""
+        if status.st_size <= limit:
+            try:
+                data = handle.read(limit + 1)  # no more than the limit, should the file grow meanwhile
+            except OSError as exc:
+                raise unreadable(label, exc) from None
+    if status.st_size > limit or len(data) > limit:
+        raise CorpusError(
+            f"{label}: larger than {limit // (1024 * 1024)} MB, the most kb reads from a text file; split it into parts"
+        )
+    return data
+
+
+def decode_text(data: bytes, label: str) -> str:
+    """Text from a file's bytes: UTF-8, or UTF-16/32 and UTF-8 with a byte-order mark; line ends as \\n."""
+    encoding, start = next(((enc, len(bom)) for bom, enc in _BOMS if data.startswith(bom)), ("utf-8", 0))
+    if start == 0 and b"\x00" in data[:8192]:
         raise CorpusError(f"{label}: looks like a binary file, not text; remove it or convert it")
     try:
-        text = data.decode("utf-8-sig")
+        text = data[start:].decode(encoding)
     except UnicodeDecodeError as exc:
+        name = encoding.upper().replace("-LE", "").replace("-BE", "")
         raise CorpusError(
-            f"{label}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+            f"{label}: not {name} (byte 0x{data[start + exc.start]:02x} at offset {start + exc.start}); re-save it as UTF-8"
         ) from None
     return text.replace("\r\n", "\n")
+
+
+def read_text_file(path: Path, label: str) -> str:
+    return decode_text(read_file_bytes(path, label), label)
 
 
 def split_front_matter(text: str, label: str) -> tuple[object | None, str]:
@@ -87,10 +161,14 @@ def load_meta(path: Path, root: Path, front_matter: object | None) -> DocumentMe
     sidecar = sidecar_path(path)
     if front_matter is not None:
         return parse_meta(front_matter, f"{label} (front matter)")
-    if not sidecar.exists():
-        raise CorpusError(
-            f"{label}: no metadata; add front matter or {_rel(sidecar, root)} (see corpus/README.md)"
-        )
+    try:
+        found = sidecar.exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        raise CorpusError(f"{label}: no metadata, and its name is too long for a sidecar beside it; rename it shorter") from None
+    if not found:
+        raise CorpusError(f"{label}: no metadata; add front matter or {_rel(sidecar, root)} (see corpus/README.md)")
     text = read_text_file(sidecar, _rel(sidecar, root))
     return parse_meta(parse_yaml(text, _rel(sidecar, root), CorpusError), _rel(sidecar, root))
 
@@ -98,8 +176,14 @@ def load_meta(path: Path, root: Path, front_matter: object | None) -> DocumentMe
 def load_document(path: Path, root: Path) -> Document:
     """Read, extract and validate one source file; CorpusError names the file and what to do."""
     label = _rel(path, root)
-    if not path.is_file():
-        raise CorpusError(f"{label}: no such file")
+    try:
+        return _load_document(path, root, label)
+    except OSError as exc:
+        raise unreadable(label, exc, path) from None
+
+
+def _load_document(path: Path, root: Path, label: str) -> Document:
+    require_regular_file(path, label)
     suffix = path.suffix.lower()
     pages: list[int] = []
     front_matter = None
@@ -121,7 +205,12 @@ def load_document(path: Path, root: Path) -> Document:
 
 
 def _rel(path: Path, root: Path) -> str:
+    """The path from the knowledge base root, as the user sees it (a link by its own name)."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        pass
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a link loop (Python < 3.13)
         return str(path)

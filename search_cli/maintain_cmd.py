@@ -12,6 +12,10 @@ import click
 from kb.models import KINDS
 
 
+def _note_waiting() -> None:
+    click.echo("kb: waiting for another `kb add` or `kb remove` to finish with the corpus …", err=True)
+
+
 @click.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(KINDS), help="Kind of document.")
@@ -23,7 +27,7 @@ def add(ctx: click.Context, sources: tuple[Path, ...], kind: str | None, lang: s
     from indexer.add import add_paths
     from kb.config import find_root
 
-    report = add_paths(find_root(ctx.obj["kb_dir"]), list(sources), kind=kind, lang=lang, title=title)
+    report = add_paths(find_root(ctx.obj["kb_dir"]), list(sources), kind=kind, lang=lang, title=title, on_wait=_note_waiting)
     for doc in report.added:
         language = f"{doc.language} (detected)" if doc.detected else doc.language
         click.echo(f"{doc.doc_id}  {language}  {doc.path}")
@@ -44,7 +48,7 @@ def remove(ctx: click.Context, doc_id: str) -> None:
     from kb.config import find_root
 
     paths = find_root(ctx.obj["kb_dir"])
-    for path in remove_document(paths, doc_id):
+    for path in remove_document(paths, doc_id, on_wait=_note_waiting):
         click.echo(f"removed {path.relative_to(paths.root).as_posix()}")
     click.echo("run `kb index` to drop it from search results", err=True)
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -139,7 +136,9 @@ def sources(tmp_path) -> Path:
 
 
 def corpus_files(root: Path) -> set[str]:
-    return {p.relative_to(root / "corpus").as_posix() for p in (root / "corpus").rglob("*") if p.is_file()}
+    """Every file in the corpus but the corpus writers' lock (temporary files count)."""
+    corpus = root / "corpus"
+    return {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file() and p != corpus / ".lock"}
 
 
 # -- adding converted files ----------------------------------------------------------------------
@@ -326,23 +325,3 @@ def test_language_is_detected_and_shown(root, sources):
     given.write_text(NORWEGIAN_TXT.replace("Kommunen", "Fylket"), encoding="utf-8")
     result = kb(root, "add", str(given), "--kind", "article", "--lang", "da")
     assert "given  da  corpus/documents/given.txt" in result.stdout
-
-
-def test_a_hanging_extraction_is_cut_by_the_time_budget(root, sources):
-    fifo = sources / "x.pdf"
-    os.mkfifo(fifo)  # opening it for reading blocks until a writer comes: a parser that hangs
-
-    def release() -> None:  # if the budget failed, unblock the reader so the test fails, not hangs
-        time.sleep(30)
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
-
-    threading.Thread(target=release, daemon=True).start()
-    started = time.monotonic()
-    result = kb(root, "add", str(fifo), "--kind", "report", "--lang", "da", env={"KB_EXTRACT_TIMEOUT": "1"})
-    assert time.monotonic() - started < 20
-    assert result.exit_code == 1
-    assert "x.pdf: extraction took longer than 1 s; the file may be damaged" in result.stderr
-    assert corpus_files(root) == {"documents/tillid.md"}
