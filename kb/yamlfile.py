@@ -1,16 +1,37 @@
-"""YAML the user writes (metadata, query sets, handout plans): one parser, one kind of error."""
+"""YAML the user writes (metadata, query sets, handout plans): one parser, one kind of error.
+
+Booleans follow YAML 1.2's core schema: only true/false (True, TRUE, False, FALSE) are booleans.
+YAML 1.1, PyYAML's default, also reads yes/no/on/off/y/n that way, so `country: NO` (Norway)
+became false and `tags: [ja, nej, on]` a mix of types. Everything else, unquoted dates
+(2024-05-01) among it, reads as PyYAML reads it.
+"""
 
 from __future__ import annotations
+
+import re
 
 import yaml
 
 from kb.errors import KBError, UsageError
 
 
+class _UserLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core booleans."""
+
+
+_UserLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UserLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def parse_yaml_tree(text: str, where: str, error: type[KBError] = UsageError) -> tuple[object, yaml.Node | None]:
     """The data in `text` and its node tree (line numbers for error messages), parsed once;
     a syntax error is one line naming `where` and the line."""
-    loader = yaml.SafeLoader(text)
+    loader = _UserLoader(text)
     try:
         root = loader.get_single_node()
         return (loader.construct_document(root) if root is not None else None), root

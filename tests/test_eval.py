@@ -103,6 +103,14 @@ def test_load_good_query_set(tmp_path):
     assert qs.queries[1].split == "test"  # the default split
 
 
+def test_yes_no_on_off_in_a_query_set_are_words(tmp_path):
+    """Only true/false are booleans in user YAML: a query or answer may be a bare yes, no, on or off."""
+    text = GOOD.replace('query: "hvordan opbygger vi tillid hos skeptiske borgere"', "query: NO").replace(
+        "id: da-01", "id: on")
+    qs = load_query_set(write(tmp_path, text))
+    assert [q.id for q in qs.queries] == ["en-01", "on"] and qs.queries[1].query == "NO"
+
+
 @pytest.mark.parametrize(
     "change, needles",
     [

@@ -202,6 +202,53 @@ def test_the_case_template_copied_and_filled_in_indexes(make_kb):
     assert hit["doc_id"] == "nordby-2024-tillid" and hit["citation"].startswith("corpus/cases/nordby-2024-tillid.md:")
 
 
+def test_a_norwegian_case_written_from_the_template_unquoted(make_kb, tmp_path):
+    """`country: NO` is Norway, and yes/no/on/off are words: YAML 1.1 would read them as booleans."""
+    from conftest import SHIPPED_CORPUS
+
+    template = (SHIPPED_CORPUS / "cases" / "_TEMPLATE.md").read_text(encoding="utf-8")
+    filled = {
+        "id: kommune-aar-kort-titel": "id: drammen-2023-innbyggerpanel",
+        'title: "Short title of the case"': "title: Innbyggerpanel i Drammen",
+        "language: da ": "language: nb ",
+        'municipality: "Eksempel Kommune"': "municipality: Drammen kommune",
+        "country: DK ": "country: NO ",
+        'policy_area: "beskæftigelse"': "policy_area: byutvikling",
+        'tags: ["tillid", "borgerinddragelse"]': "tags: [tillit, yes, no, on, off]",
+        'summary: "Two or three sentences: what was done, with whom, and what came of it."':
+            "summary: Et panel av innbyggere ga råd om nye byrom.",
+    }
+    case = template
+    for old, new in filled.items():
+        assert old in case, old
+        case = case.replace(old, new)
+    case += (
+        "\nInnbyggerpanelet i Drammen møttes fire ganger og skrev anbefalinger til bystyret om grønne byrom. "
+        "Deltakerne fikk løpende svar på hva som skjedde med forslagene, og det ga tillit til prosessen.\n"
+    )
+    source = tmp_path / "drammen.md"
+    source.write_text(case, encoding="utf-8")
+    root = make_kb(FIXTURE_DOCS)
+
+    added = run_kb(root, "add", str(source))
+    added.assert_no_traceback()
+    assert added.exit_code == 0, added.stderr
+    assert added.stdout.split() == ["drammen-2023-innbyggerpanel", "nb", "corpus/cases/drammen-2023-innbyggerpanel.md"]
+    stored = (root / "corpus" / "cases" / "drammen-2023-innbyggerpanel.md").read_text(encoding="utf-8")
+    assert "country: NO " in stored  # the file is kept as written
+    run = run_kb(root, "index")
+    run.assert_no_traceback()
+    assert run.exit_code == 0, run.stderr
+    assert index_summary(run)["documents"] == 4
+    assert run_kb(root, "validate").exit_code == 0
+
+    from indexer.load import load_document
+
+    meta = load_document(root / "corpus" / "cases" / "drammen-2023-innbyggerpanel.md", root).meta
+    assert meta.country == "NO" and meta.tags == ["tillit", "yes", "no", "on", "off"]
+    assert meta.date == "2024-05-01"  # the template's quoted date; unquoted dates are tested below
+
+
 @pytest.mark.parametrize("date", ["2024-05-01", "2024"])
 def test_an_unquoted_iso_date_is_accepted(make_kb, date):
     doc = md_doc("dateret-note", BODY, extra=f"date: {date}\n")
