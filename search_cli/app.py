@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from kb.models import KINDS
+from kb.models import KINDS, LANGUAGES
 
 from kb.errors import KBError
 
@@ -180,10 +180,11 @@ def shell(ctx, top_k: int, lang: str, mode: str) -> None:
 @click.option("--split", default=None, help="Query split: dev or test (labeled set: all by default; BEIR: test).")
 @click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True)
 @click.option("--workdir", type=click.Path(file_okay=False), help="BEIR: where to keep the benchmark's knowledge base.")
+@click.option("--lang", "beir_lang", type=click.Choice(LANGUAGES), help="BEIR: the corpus language (default: detected from its text, nb when unclear).")
 @click.option("--misses/--no-misses", default=True, show_default=True, help="List queries whose answer was not first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, misses, as_json) -> None:
+def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, misses, as_json) -> None:
     """Score retrieval on a labeled QUERIES_FILE (default eval/queries.yaml) or a BEIR folder."""
     from pathlib import Path
 
@@ -202,9 +203,13 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, misses, as_j
             config = KBConfig()
         progress, update = _progress_printer()
         with progress:
-            report = evaluate_beir(Path(beir_dir), split or "test", config, mode=mode,
+            report = evaluate_beir(Path(beir_dir), split or "test", config, mode=mode, language=beir_lang,
                                    workdir=Path(workdir) if workdir else None, progress=update)
     else:
+        if beir_lang:
+            from kb.errors import UsageError
+
+            raise UsageError("--lang is for --beir; a labeled query set gives each query's language")
         kb = open_kb(ctx)
         path = Path(queries_file) if queries_file else kb.paths.root / "eval" / "queries.yaml"
         report = evaluate.evaluate_labeled(kb, evaluate.load_query_set(path), mode=mode, split=split)

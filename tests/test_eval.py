@@ -9,6 +9,7 @@ import re
 import pytest
 
 from conftest import run_kb
+from test_cli_errors import assert_one_line_error
 from kb.errors import UsageError
 from kb.evaluate import aggregate, evaluate_ranked_docs, first_relevant_rank, is_answer, load_query_set, ndcg
 
@@ -278,3 +279,83 @@ def test_fusion_ceiling_reproduces_kb_eval_and_bounds_it(shipped_kb):
         best, configured, fixed = row["per_question_best"], row["configured"], row["best_fixed"]
         assert best["mrr_at_10"] >= max(configured["mrr_at_10"], fixed["mrr_at_10"]), lang
         assert best["hit_at_5"] >= max(configured["hit_at_5"], fixed["hit_at_5"]), lang
+
+
+# -- BEIR folders -------------------------------------------------------------------------------------
+
+BEIR_DOCS = [
+    {"_id": "d1", "title": "Tillid", "text": "Borgerne er ofte skeptiske, når kommunen inviterer til samarbejde om nye "
+     "løsninger. Derfor begynder samskabelse med tillid, og efter mange år med høringer vil vi nu inddrage dem."},
+    {"_id": 2, "title": "Frivillige", "text": "Frivillige foreninger er vigtige partnere for kommunen, fordi de kender "
+     "lokalområdet og når nogle borgere, som kommunen ikke selv når. Hvad kræver det af medarbejderne?"},
+]
+BEIR_QUERIES = [{"_id": "q1", "text": "skeptiske borgere og tillid"}, {"_id": "q2", "text": "frivillige foreninger"}]
+BEIR_QRELS = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\t2\t1\n"
+
+
+def beir_folder(root, corpus=None, queries=None, qrels: str | bytes = BEIR_QRELS):
+    """A BEIR folder; `corpus` and `queries` are lists of objects, or raw bytes for a broken file."""
+    (root / "qrels").mkdir(parents=True)
+    for name, rows in (("corpus.jsonl", corpus or BEIR_DOCS), ("queries.jsonl", queries or BEIR_QUERIES)):
+        data = rows if isinstance(rows, bytes) else "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+        (root / name).write_bytes(data)
+    (root / "qrels" / "test.tsv").write_bytes(qrels if isinstance(qrels, bytes) else qrels.encode())
+    return root
+
+
+def jsonl(rows: list, broken_line: str) -> bytes:
+    """JSON lines with line 2 replaced by `broken_line`."""
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    lines[1] = broken_line
+    return "\n".join(lines).encode("utf-8")
+
+
+BAD_BEIR = {
+    "qrels-score-abc": ({"qrels": BEIR_QRELS.replace("q2\t2\t1", "q2\t2\tabc")}, ("qrels/test.tsv:3", "score 'abc'")),
+    "qrels-short-line": ({"qrels": BEIR_QRELS.replace("q2\t2\t1", "q2 2 1")}, ("qrels/test.tsv:3", "tabs")),
+    "qrels-empty": ({"qrels": ""}, ("qrels/test.tsv", "empty")),
+    "qrels-no-header": ({"qrels": "q1\td1\t1\nq2\t2\t1\n"}, ("qrels/test.tsv:1", "header")),
+    "qrels-nothing-relevant": ({"qrels": "query-id\tcorpus-id\tscore\nq1\td1\t0\n"}, ("qrels/test.tsv", "no relevant")),
+    "qrels-latin1": ({"qrels": BEIR_QRELS.replace("q2", "spørgsmål").encode("latin-1")}, ("qrels/test.tsv:3", "UTF-8")),
+    "corpus-line-is-a-list": ({"corpus": jsonl(BEIR_DOCS, '["d2", "Frivillige"]')}, ("corpus.jsonl:2", "JSON object", "a list")),
+    "corpus-not-json": ({"corpus": jsonl(BEIR_DOCS, '{"_id": "d2", ')}, ("corpus.jsonl:2", "not valid JSON")),
+    "corpus-without-id": ({"corpus": jsonl(BEIR_DOCS, '{"title": "T", "text": "Tekst."}')}, ("corpus.jsonl:2", '"_id"')),
+    "corpus-text-a-number": ({"corpus": jsonl(BEIR_DOCS, '{"_id": "d2", "text": 123}')}, ("corpus.jsonl:2", '"text" must be a string')),
+    "corpus-latin1": ({"corpus": jsonl(BEIR_DOCS, '{"_id": "d2", "text": "Århus"}').replace("Århus".encode(), "Århus".encode("latin-1"))},
+                      ("corpus.jsonl:2", "not UTF-8", "0xc5")),
+    "query-text-a-list": ({"queries": jsonl(BEIR_QUERIES, '{"_id": "q2", "text": ["frivillige"]}')}, ("queries.jsonl:2", '"text"')),
+    "qrels-unknown-query": ({"qrels": BEIR_QRELS + "q9\td1\t1\n"}, ("qrels/test.tsv", "'q9'")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BEIR))
+def test_a_bad_beir_line_is_one_line_naming_file_and_line(tmp_path, case):
+    """Malformed benchmark files stop `kb eval --beir` before any indexing, naming file and line."""
+    files, mentions = BAD_BEIR[case]
+    folder = beir_folder(tmp_path / "beir", **files)
+    run = run_kb(None, "eval", "--beir", str(folder), "--workdir", str(tmp_path / "work"))
+    assert_one_line_error(run, usage=True, mentions=mentions)
+    assert not (tmp_path / "work").exists()
+
+
+def test_beir_language_is_detected_or_given(make_kb, tmp_path):
+    """The benchmark corpus is stemmed as its language: Danish detected here, or --lang."""
+    root = make_kb({})
+    folder = beir_folder(tmp_path / "beir")
+    detected = run_kb(root, "eval", "--beir", str(folder), "--workdir", str(tmp_path / "work"), "--json")
+    assert detected.exit_code == 0, detected.output
+    report = detected.json()
+    assert list(report["by_language"]) == ["da"] and report["overall"]["queries"] == 2
+    assert "language: da" in (tmp_path / "work" / "corpus" / "d000000.md").read_text(encoding="utf-8")
+    given = run_kb(root, "eval", "--beir", str(folder), "--workdir", str(tmp_path / "work"), "--lang", "nb", "--json")
+    assert given.exit_code == 0, given.output
+    assert list(given.json()["by_language"]) == ["nb"]
+    assert "language: nb" in (tmp_path / "work" / "corpus" / "d000000.md").read_text(encoding="utf-8")
+    assert_one_line_error(run_kb(root, "eval", "--lang", "nb"), usage=True, mentions=("--lang", "--beir"))
+
+
+def test_beir_language_is_norwegian_when_the_text_does_not_tell(tmp_path):
+    from indexer.beir import corpus_language
+
+    assert corpus_language([("1", "", "Samskabelse.")]) == "nb"
+    assert corpus_language([("1", "The plan", "The municipality and the citizens who were involved in it.")]) == "en"

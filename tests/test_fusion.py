@@ -92,5 +92,5 @@ def test_beir_query_without_text_is_named(tmp_path: Path) -> None:
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["eval", "--beir", str(tmp_path), "--workdir", str(tmp_path / "work")])
     assert result.exit_code != 0
-    assert "queries.jsonl: query 2 needs" in result.output
+    assert "queries.jsonl:2: no \"text\"" in result.output
     assert "Traceback" not in result.output
