@@ -9,24 +9,15 @@ character offsets and line numbers (and pages, for paginated sources) of its tex
 from __future__ import annotations
 
 import bisect
-import hashlib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import lru_cache
 
 from kb.models import Chunk
 
-def _source_fingerprint() -> str:
-    """Any change to chunking or cleaning code re-chunks the corpus on the next `kb index`
-    (embeddings of passages whose text did not change come from the cache)."""
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for name in ("chunk.py", "clean.py"):
-        digest.update((here / name).read_bytes())
-    return digest.hexdigest()[:12]
-
-
-CHUNKER_VERSION = _source_fingerprint()
+# Bump when the passages a text gives change (boundaries, sections, text; indexer/clean.py's
+# rules included): `kb index` then re-chunks every document. Comments and refactoring do not.
+CHUNKER_VERSION = "2"
 
 MAX_WORDS = 160  # one unit up to this stays whole; e5 reads 512 tokens (~250 Danish words)
 TARGET_WORDS = 110  # pack paragraphs of a section up to this
@@ -154,9 +145,27 @@ def _split_blocks(text: str) -> list[Block]:
 class _BlockSplitter:
     def __init__(self, text: str):
         self.text = text
-        # a capitalised word also seen in lower case is a sentence start, not a name
         self.stems = {w[:6] for w in _WORD.findall(text) if w.islower()}
         self.blocks: list[Block] = []
+
+    def _is_common(self, word: str) -> bool:
+        """A capitalised word the text also uses in lower case is a word, not a name."""
+        return word.lower()[:6] in self.stems
+
+    def _heads_a_sentence(self, heading: str, follower: str) -> bool:
+        """Is `heading` an inline heading before the sentence that `follower` starts?
+
+        "Baggrund Den landsdækkende …" is; "Aarhus Kommune har …" and "Når Region Midtjylland
+        inviterer …" are a name and its capitalised continuation. A heading ending in '?' or ':'
+        is one; otherwise both the heading's first word and the follower must be words (the text
+        uses them in lower case), and a one-word heading no function word.
+        """
+        if heading.endswith(("?", ":")):
+            return True
+        first = heading.split()[0]
+        if not (self._is_common(first) and self._is_common(follower)):
+            return False
+        return " " in heading or first.lower() not in _function_words()
 
     def flush(self, group: list[tuple[int, str]], is_list: bool) -> None:
         start = group[0][0]
@@ -181,17 +190,26 @@ class _BlockSplitter:
         start = begin + len(body) - len(body.lstrip())
         end = start + len(stripped)
         if segment and _word_count(stripped) > 12:
-            match = _INLINE_HEADING.match(stripped) or _INLINE_CAPS_HEADING.match(stripped)
-            follower = stripped[len(match.group(0)) :].split(" ", 1)[0] if match else ""
-            if match and (
-                match.group(1).rstrip().endswith(("?", ":")) or follower.lower()[:6] in self.stems
+            match = _INLINE_HEADING.match(stripped)
+            caps = None if match else _INLINE_CAPS_HEADING.match(stripped)
+            follower = stripped[len((match or caps).group(0)) :].split(" ", 1)[0] if match or caps else ""
+            if (match and self._heads_a_sentence(match.group(1).strip(), follower)) or (
+                caps and self._is_common(follower)
             ):
+                match = match or caps
                 heading = match.group(1).strip()
                 self.blocks.append(Block(start, start + len(heading), heading, True, heading))
                 rest = len(match.group(0))
                 self.blocks.append(Block(start + rest, end, stripped[rest:]))
                 return
         self.blocks.append(Block(start, end, stripped, is_list=is_list))
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    from kb.lexical import QUERY_LANGUAGES, stopwords
+
+    return frozenset().union(*(stopwords(lang) for lang in QUERY_LANGUAGES))
 
 
 def _join_hyphenated(text: str, blocks: list[Block]) -> list[Block]:
@@ -286,8 +304,9 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        before = text[start : match.start() + 1]
-        last_word = before.rsplit(None, 1)[-1].strip(".!?…\"»”'()[]«“").lower() if before.split() else ""
+        # the word before the mark; a look-back longer than any abbreviation keeps this linear
+        before = text[max(start, match.start() - 40) : match.start() + 1].split()
+        last_word = before[-1].strip(".!?…\"»”'()[]«“").lower() if before else ""
         if last_word in ABBREVIATIONS or re.fullmatch(r"\w", last_word or "x!"):
             continue
         end = match.start() + len(match.group().rstrip())
@@ -312,13 +331,13 @@ def _word_windows(text: str, start: int, end: int, size: int) -> list[tuple[int,
     return parts
 
 
-def _pieces(unit: Unit) -> list[tuple[int, int, str]]:
+def _pieces(unit: Unit, unit_words: int) -> list[tuple[int, int, str]]:
     """(start, end, lead) of the parts of a unit; long units split at sentences or items.
 
     A piece made of list items that lost its introducing sentence to an earlier piece
     carries that sentence as `lead`, so the items keep their meaning.
     """
-    if unit.words() <= MAX_WORDS:
+    if unit_words <= MAX_WORDS:
         return [(unit.start, unit.end, "")]
     lead = ""
     segments: list[tuple[int, int, bool, int]] = []  # start, end, is_item, words
@@ -358,14 +377,15 @@ def chunk_document(doc_id: str, text: str, pages: list[int] | None = None) -> li
     spans: list[tuple[str, int, int, str]] = []
     packed: tuple[str, int, int, int] | None = None  # section, start, end, words
     for section, unit in _units(blocks):
-        for start, end, lead in _pieces(unit):
+        unit_words = unit.words()
+        for start, end, lead in _pieces(unit, unit_words):
             words = _word_count(text[start:end])
             if (
                 packed
                 and not lead
                 and packed[0] == section
                 and packed[3] + words <= TARGET_WORDS
-                and unit.words() <= MAX_WORDS
+                and unit_words <= MAX_WORDS
                 and not unit.standalone
             ):
                 packed = (section, packed[1], end, packed[3] + words)
@@ -373,7 +393,7 @@ def chunk_document(doc_id: str, text: str, pages: list[int] | None = None) -> li
             if packed:
                 spans.append((packed[0], packed[1], packed[2], ""))
                 packed = None
-            if lead or unit.words() > MAX_WORDS:
+            if lead or unit_words > MAX_WORDS:
                 spans.append((section, start, end, lead))
             else:
                 packed = (section, start, end, words)
@@ -457,8 +477,7 @@ def _merge_small(text: str, spans: list[tuple[str, int, int, str]]) -> list[tupl
             both_small = prev_words < SMALL_WORDS and words < SMALL_WORDS
             tiny = min(prev_words, words) < TINY_WORDS
             if not prev[3] and (both_small or tiny) and prev_words + words <= TARGET_WORDS:
-                section = prev[0] if prev_words >= words or not span[0] else span[0]
-                merged[-1] = (section, prev[1], span[2], "")
+                merged[-1] = (prev[0], prev[1], span[2], "")  # the section its text starts in
                 continue
         merged.append(span)
     return merged

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHIPPED_CORPUS, TRUST_DA, run_kb
-from indexer.chunk import chunk_document, split_sentences
+from conftest import REPO, SHIPPED_CORPUS, TRUST_DA, index_kb, md_doc, run_kb
+from indexer.chunk import CHUNKER_VERSION, chunk_document, split_sentences
 from indexer.clean import clean_text
 from indexer.load import discover, load_document
 
@@ -128,6 +131,36 @@ def test_chunks_are_not_empty_or_trivially_small(seeds):
         assert len(words(chunk.text)) >= 5, (chunk.chunk_id, chunk.text)
 
 
+# -- the chunker's version -------------------------------------------------------------------------
+
+# What the shipped corpus chunks into, per CHUNKER_VERSION. When the chunks change, bump
+# CHUNKER_VERSION in indexer/chunk.py (so `kb index` re-chunks existing indexes) and record here.
+SHIPPED_CHUNKS_DIGEST = {"2": "b497359ed95d65be"}
+
+
+def test_the_shipped_corpus_chunks_change_only_with_the_chunker_version(seeds):
+    digest = hashlib.sha256()
+    for seed, chunk in all_chunks(seeds):
+        digest.update(f"{chunk.chunk_id}\x1f{chunk.section}\x1f{chunk.char_start}\x1f{chunk.char_end}\x1f{chunk.text}\x1e".encode())
+    assert SHIPPED_CHUNKS_DIGEST.get(CHUNKER_VERSION) == digest.hexdigest()[:16], (
+        f"the chunks changed: bump CHUNKER_VERSION and record {digest.hexdigest()[:16]!r} for it"
+    )
+
+
+def test_editing_a_comment_in_the_chunker_keeps_its_version(tmp_path, monkeypatch):
+    """Only a change of output re-chunks every corpus on the next `kb index`."""
+    here = REPO / "indexer"
+    for name in ("chunk.py", "clean.py"):
+        shutil.copy(here / name, tmp_path / name)
+    edited = tmp_path / "chunk.py"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# a comment changes no passage\n", encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("edited_chunk", edited)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    assert module.CHUNKER_VERSION == CHUNKER_VERSION
+
+
 # -- sections --------------------------------------------------------------------------------------
 
 def test_tverskov_skeptical_citizens_passage_has_its_heading_as_section(seeds):
@@ -194,6 +227,62 @@ def test_markdown_headings_and_front_matter(tmp_path):
         assert words(chunk.text) == slice_words(source, chunk.char_start, chunk.char_end)
         assert lines[chunk.line_start - 1].strip() and lines[chunk.line_start - 1].split()[0] == chunk.text.split()[0]
     assert chunks[0].line_start == 9  # the front matter and heading take lines 1-8
+
+
+# Scraped pages run a heading into its paragraph ("Baggrund Den landsdækkende …"); a name and its
+# capitalised continuation look the same ("Aarhus Kommune har …") and must stay whole.
+NAMES_OPENING_LINES = (
+    "# Erfaringer\n\n"
+    "Aarhus Kommune har arbejdet med samskabelse i mange år, og borgerne i byens boligområder er blevet "
+    "inddraget i udviklingen af nye tilbud til børn, unge og ældre, som har brug for hjælp fra kommunen.\n\n"
+    "Når Region Midtjylland inviterer borgerne til dialog om sundhed, skal kommunen være med fra start, "
+    "for regionen og kommunen deler ansvaret for de borgere, der har brug for hjælp fra begge, når de bliver syge.\n\n"
+    "Formål Projektet skal give borgerne en stemme i kommunen, og formålet er at finde løsninger, som borgerne selv "
+    "har været med til at udvikle, så projektet kan fortsætte efter den første periode med støtte fra fonden.\n"
+)
+# Two short sections become one passage: it starts in the first, so it carries the first heading.
+SHORT_SECTIONS = (
+    "# Tillid\n\nBorgerne er skeptiske over for kommunen, og tillid skal bygges op.\n\n"
+    "# Ledelse\n\nLedere skal give medarbejderne rum til at prøve nyt, og det kræver tid, tålmodighed "
+    "og tillid fra politikerne i kommunen.\n"
+)
+
+
+def test_sections_as_search_shows_them_keep_names_whole_and_start_where_the_text_starts(make_kb):
+    root = make_kb({
+        "erfaringer.md": md_doc("erfaringer", NAMES_OPENING_LINES),
+        "korte.md": md_doc("korte-afsnit", SHORT_SECTIONS),
+    })
+    assert index_kb(root).exit_code == 0
+    run = run_kb(root, "search", "kommunen", "--mode", "lexical", "--json", "-k", "20")
+    assert run.exit_code == 0, run.output
+    hits = run.json()["results"]
+    texts = {" ".join(h["text"].split()): h["section"] for h in hits}
+    assert any(t.startswith("Aarhus Kommune har arbejdet") for t in texts), texts
+    assert any("Når Region Midtjylland inviterer" in t for t in texts), texts
+    for hit in hits:
+        if hit["doc_id"] == "erfaringer" and ("Aarhus" in hit["text"] or "Region" in hit["text"]):
+            assert hit["section"] == "Erfaringer", (hit["section"], hit["text"][:60])
+    # a real inline heading of the same shape is still one
+    (formal,) = [h for h in hits if "Projektet skal give borgerne" in h["text"]]
+    assert formal["section"] == "Formål" and formal["text"].startswith("Projektet skal"), formal
+    (short,) = [h for h in hits if h["doc_id"] == "korte-afsnit"]
+    assert short["text"].startswith("Borgerne er skeptiske") and short["section"] == "Tillid", short
+
+
+def test_a_paragraph_of_110000_words_becomes_passages_that_cover_all_of_it():
+    """A PDF page layout can leave a whole report as one paragraph; chunking it must finish
+    (time grows with length: bench/chunking.py measures it) and lose nothing."""
+    from bench.chunking import long_paragraph
+
+    text = long_paragraph(110_000)
+    chunks = chunk_document("ein-absatz", text)
+    assert all(len(c.text.split()) <= MAX_CHUNK_WORDS for c in chunks)
+    assert chunks[0].char_start == 0 and chunks[-1].char_end == len(text.rstrip())
+    for before, after in zip(chunks, chunks[1:]):
+        assert after.char_start <= before.char_end + 1, (before.chunk_id, after.chunk_id)
+    covered = sum(len(words(text[c.char_start:c.char_end])) for c in chunks)
+    assert len(words(text)) <= covered < 1.2 * len(words(text))
 
 
 # -- lists stay with their lead-in -----------------------------------------------------------
