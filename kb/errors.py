@@ -13,6 +13,10 @@ class UsageError(KBError):
     exit_code = 2
 
 
+class PassageNotFound(UsageError):
+    """No passage has the given chunk id."""
+
+
 class CorpusError(KBError):
     """A corpus file or its metadata is unusable."""
 

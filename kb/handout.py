@@ -66,7 +66,7 @@ class HandoutPlan(BaseModel):
 
 
 def load_plan(path: Path) -> HandoutPlan:
-    """Read and validate a plan; every error is one line naming the file, line and field."""
+    """Read and validate a plan file; every error is one line naming the file, line and field."""
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -75,17 +75,22 @@ def load_plan(path: Path) -> HandoutPlan:
         raise UsageError(f"{path}: is a folder, not a plan file") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
-    data, root = parse_yaml_tree(raw, str(path))
+    return parse_plan(raw, str(path))
+
+
+def parse_plan(raw: str, source: str) -> HandoutPlan:
+    """Validate a plan given as YAML (or JSON, which YAML reads too); errors name `source`."""
+    data, root = parse_yaml_tree(raw, source)
     if not isinstance(data, dict):
         line = root.start_mark.line + 1 if root is not None else 1
-        raise UsageError(f"{path}:{line}: a plan is a mapping with title, audience and themes; see handouts/example.yaml")
+        raise UsageError(f"{source}:{line}: a plan is a mapping with title, audience and themes; see handouts/example.yaml")
     try:
         plan = HandoutPlan.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UsageError(f"{path}:{_line_of(root, err['loc'])}: {_describe(err, data)}") from None
+        raise UsageError(f"{source}:{_line_of(root, err['loc'])}: {_describe(err, data)}") from None
     for node, theme in zip(_child(root, "themes").value, plan.themes):
-        theme._where = f"{path}:{node.start_mark.line + 1}"
+        theme._where = f"{source}:{node.start_mark.line + 1}"
     return plan
 
 

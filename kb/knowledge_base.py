@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import kb.retrieve as retrieve
 from kb.config import KBConfig, KBPaths, find_root, load_config
-from kb.errors import KBError, ModelMismatch, UsageError
+from kb.errors import KBError, ModelMismatch, PassageNotFound, UsageError
 from kb.models import LANGUAGES, Chunk, Hit, IndexManifest, SearchMode, SearchResult
 from kb.store import DocumentRecord, IndexReader, PassageFilter, open_store
 
@@ -52,6 +53,7 @@ class KnowledgeBase:
         self._generation: IndexReader | None = None
         self._embedder = None
         self._loading: Future | None = None  # the encoder, while it loads in the background
+        self._pinned = False  # a snapshot: keeps its generation when a newer one is committed
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None) -> "KnowledgeBase":
@@ -63,9 +65,21 @@ class KnowledgeBase:
     def generation(self) -> IndexReader:
         """The live generation; a newer one is picked up between calls. The one it replaces is
         not closed here: a search still running on it finishes on it (its files close on release)."""
+        if self._pinned:
+            return self._generation
         if self._generation is None or self._generation.name != self.store.live_name():
             self._generation = self.store.open_reader()
         return self._generation
+
+    def snapshot(self) -> "KnowledgeBase":
+        """This knowledge base held at its live generation: every call on the snapshot answers
+        from that one index, even when `kb index` commits a newer one meanwhile. For work that
+        makes several calls (a handout, a status report, a server request) and must not mix two
+        indexes. Shares the encoder and the loaded index with this object."""
+        view = copy.copy(self)
+        view._generation = self.generation
+        view._pinned = True
+        return view
 
     @property
     def manifest(self) -> IndexManifest:
@@ -180,7 +194,7 @@ class KnowledgeBase:
         gen = self.generation
         this = gen.passage_by_id(chunk_id)
         if this is None:
-            raise UsageError(f"no passage {chunk_id!r}: use a chunk_id from `kb search` output")
+            raise PassageNotFound(f"no passage {chunk_id!r}: use a chunk_id from `kb search` output")
         neighbours = gen.neighbours(this, context)
         ordinal = this.chunk.ordinal
         hits = dict(zip((p.chunk.ordinal for p in neighbours), self._hits(gen, [(p.row, 0.0, None, None) for p in neighbours])))
@@ -197,6 +211,9 @@ class KnowledgeBase:
         return time.time() - built.timestamp()
 
     def close(self) -> None:
+        if self._pinned:  # the generation belongs to the knowledge base the snapshot came from
+            self._generation = None
+            return
         if self._generation is not None:
             self._generation.close()
             self._generation = None

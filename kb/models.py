@@ -114,8 +114,8 @@ class Chunk(BaseModel):
         return self.text
 
 
-class Hit(BaseModel):
-    """One search result, as the JSON contract and renderers show it."""
+class ContractHit(BaseModel):
+    """One result as the JSON contract of `kb search --json` gives it: the fields other tools rely on."""
 
     rank: int
     score: float
@@ -127,6 +127,11 @@ class Hit(BaseModel):
     section: str
     citation: str
     text: str
+
+
+class Hit(ContractHit):
+    """One search result, as the JSON contract and renderers show it."""
+
     path: str
     line_start: int
     line_end: int
@@ -144,8 +149,7 @@ class SearchResult(BaseModel):
 
     def contract(self) -> dict:
         """The stable JSON shape other tools depend on."""
-        keys = ("rank", "score", "chunk_id", "doc_id", "title", "language", "kind",
-                "section", "citation", "text")
+        keys = ContractHit.model_fields
         return {
             "query": self.query,
             "model": self.model,

@@ -227,6 +227,10 @@ from search_cli.maintain_cmd import add, remove, validate  # noqa: E402
 for command in (add, remove, validate): cli.add_command(command)
 
 
+from search_cli.serve_cmd import mcp_stdio, serve  # noqa: E402
+for command in (serve, mcp_stdio): cli.add_command(command)
+
+
 def main() -> None:
     """The console script. Skips the interpreter's teardown (tens of milliseconds spent freeing
     what the operating system reclaims anyway): the index is written through synced, atomic
