@@ -1,4 +1,5 @@
-"""Hybrid retrieval beats each of its halves, measured with `kb eval --beir` on a small fixture.
+"""Fusion: its arithmetic by hand, and hybrid retrieval beating each of its halves, measured with
+`kb eval --beir` on a small fixture.
 
 The fixture has two kinds of questions: ones that name a project code (only exact words find
 it: every text reads alike, so meaning cannot tell them apart) and English paraphrases of
@@ -10,10 +11,90 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from kb.retrieve import Candidates, _lexical_of, _normalise, _top, fuse, lexical_weight
+from kb.store.base import LexicalScores, distinct_rows
 from search_cli.app import cli
+
+# -- the arithmetic, exact -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("coverage, full_weight, expected", [
+    (0.0, 0.5, 0.0),      # no query word in the corpus vocabulary: BM25 has no say
+    (1.0, 0.5, 0.5),      # every word known: the configured weight
+    (0.5, 0.5, 0.125),    # squared: half the words, a quarter of the weight
+    (0.8, 1.0, 0.64),
+    (1.0, 0.0, 0.0),      # lexical_weight = 0 in kb.toml: dense only, whatever the coverage
+])
+def test_lexical_weight_grows_with_the_square_of_coverage(coverage, full_weight, expected):
+    assert lexical_weight(coverage, full_weight) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.0, 2.0, 3.0], [-1.224744871, 0.0, 1.224744871]),   # population sd: sqrt(2/3)
+    ([0.2, 0.2, 0.8, 0.8], [-1.0, -1.0, 1.0, 1.0]),
+    ([5.0, 5.0, 5.0], [0.0, 0.0, 0.0]),                      # zero spread: no information, not NaN
+    ([7.0], [0.0]),                                          # one candidate
+])
+def test_normalise_gives_z_scores_and_zero_without_spread(values, expected):
+    got = _normalise(np.asarray(values, dtype=np.float32))
+    assert got.shape == (len(values),) and not np.isnan(got).any()
+    assert got == pytest.approx(np.asarray(expected), abs=1e-5)
+
+
+def candidates(dense: list[float], lexical: list[float], coverage: float = 1.0) -> Candidates:
+    return Candidates(np.arange(len(dense)), np.asarray(dense, dtype=np.float32),
+                      np.asarray(lexical, dtype=np.float32), coverage)
+
+
+@pytest.mark.parametrize("dense, lexical, weight, expected", [
+    # weight 0: the dense z-scores alone; weight 1: the lexical ones alone
+    ([0.9, 0.6, 0.3], [0.0, 5.0, 10.0], 0.0, [1.224744871, 0.0, -1.224744871]),
+    ([0.9, 0.6, 0.3], [0.0, 5.0, 10.0], 1.0, [-1.224744871, 0.0, 1.224744871]),
+    # opposite rankings at equal weight cancel out exactly
+    ([0.9, 0.6, 0.3], [0.0, 5.0, 10.0], 0.5, [0.0, 0.0, 0.0]),
+    # one candidate stands out on each side: the weight decides which one leads
+    ([0.8, 0.8, 0.8, 0.9], [12.0, 0.0, 0.0, 0.0], 0.25, [0.0, -0.577350269, -0.577350269, 1.154700538]),
+    ([0.8, 0.8, 0.8, 0.9], [12.0, 0.0, 0.0, 0.0], 0.75, [1.154700538, -0.577350269, -0.577350269, 0.0]),
+    # no lexical score anywhere (zero coverage): the lexical side adds nothing, dense order stays
+    ([0.5, 0.7], [0.0, 0.0], 0.5, [-0.5, 0.5]),
+])
+def test_fuse_is_the_weighted_sum_of_z_scores(dense, lexical, weight, expected):
+    got = fuse(candidates(dense, lexical), weight)
+    assert got == pytest.approx(np.asarray(expected), abs=1e-5)
+
+
+def test_zero_coverage_ranks_exactly_as_dense():
+    found = candidates([0.31, 0.52, 0.47, 0.12], [3.0, 0.0, 9.0, 1.0], coverage=0.0)
+    fused = fuse(found, lexical_weight(found.coverage, 0.5))
+    assert list(np.argsort(-fused, kind="stable")) == list(np.argsort(-found.dense, kind="stable")) == [1, 2, 0, 3]
+
+
+def test_top_ranks_bm25_rows_best_first():
+    found = LexicalScores(np.asarray([1, 2, 3, 4, 7]), np.asarray([2.5, 1.0, 4.0, 2.5, 0.5], dtype=np.float32))
+    rows, best = _top(found, 3)
+    assert list(rows) == [3, 1, 4] and list(best) == [4.0, 2.5, 2.5]  # ties keep row order
+    rows, _ = _top(found, 10)
+    assert list(rows) == [3, 1, 4, 2, 7]  # never more than the rows that share a word
+    for k, empty in ((0, found), (5, LexicalScores(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)))):
+        rows, best = _top(empty, k)
+        assert rows.size == best.size == 0
+
+
+def test_a_candidate_without_a_query_word_has_lexical_score_zero():
+    found = LexicalScores(np.asarray([2, 5, 9]), np.asarray([1.5, 3.0, 0.25], dtype=np.float32))
+    assert list(_lexical_of(found, np.asarray([0, 2, 3, 9, 12]))) == [0.0, 1.5, 0.0, 0.25, 0.0]
+
+
+def test_distinct_rows_are_sorted_and_unique():
+    assert list(distinct_rows(np.asarray([5, 1, 5, 3, 1], dtype=np.int32))) == [1, 3, 5]
+    assert distinct_rows(np.asarray([], dtype=np.int32)).size == 0
+
+
+# -- hybrid against its halves, on a fixture -------------------------------------------------------
 
 TOPICS = [
     ("da", "Ældre borgere der føler sig ensomme får besøg af frivillige besøgsvenner hver uge.", "which project sends volunteers to visit lonely elderly people"),
