@@ -221,7 +221,9 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
         kind, params = generation.write_vectors(np.asarray(view_rows, dtype=np.int32), vectors)
         fault_point("during-write")
         generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]))
+        fault_point("after-lexical")
         generation.write_passages(documents, chunks)
+        fault_point("after-chunks")
         manifest = IndexManifest(
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
             model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,

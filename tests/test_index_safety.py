@@ -1,9 +1,8 @@
-"""Incremental indexing, crashes at every step of a write, the writer lock, and readers during writes."""
+"""Incremental indexing, a SIGKILL at every step of a write, the writer lock, and readers during writes."""
 
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import shutil
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_kb, run_kb_process
 from kb.knowledge_base import KnowledgeBase
 
 KB = [sys.executable, "-m", "search_cli.app"]
@@ -24,13 +24,22 @@ DOCS = {
     "frivillige": ("da", "Frivillige i ældreplejen", "Frivillige besøgsvenner samarbejder med plejecentret om ensomhed blandt ældre. Kommunen stiller lokaler og koordinering til rådighed."),
     "ungdom": ("nb", "Ungdomsråd i bydelen", "Ungdomsrådet planla nye møteplasser sammen med bydelsadministrasjonen. Ungdommene fikk eget budsjett og ansvar for gjennomføringen."),
 }
-NEW_CASE = ("nb", "Hagelag i borettslaget", "Beboerne i borettslaget startet et hagelag med støtte fra kommunen. Parsellhagen ble et sted der naboer møtes på tvers av generasjoner og språk.")
+NEW_CASE = ("nb", "Hagelag i borettslaget", " ".join([
+    "Beboerne i borettslaget startet et hagelag med støtte fra kommunen.",
+    "Parsellhagen ble et sted der naboer møtes på tvers av generasjoner og språk.",
+    "Kommunen lånte ut redskaper og jord, og skolen sådde grønnsaker sammen med beboerne om våren.",
+    "Om høsten holdt hagelaget en innhøstingsfest i fellesrommet, der de eldste lærte barna å sylte og safte.",
+    "Styret i borettslaget vil nå bygge et drivhus, og bydelen har lovet å dekke halvparten av kostnaden.",
+    "Vaktmesteren har laget et system for vanning i ferien, slik at ingen bed tørker ut mens familiene er bortreist.",
+    "Neste år vil hagelaget invitere nabobarnehagen til å plante egne bær og urter langs gjerdet.",
+    "Erfaringene skal deles med andre borettslag i bydelen på et åpent møte i regi av frivilligsentralen.",
+]))
 
 
-def write_doc(root: Path, doc_id: str, lang: str, title: str, body: str) -> Path:
+def write_doc(root: Path, doc_id: str, lang: str, title: str, body: str, repeat: int = 3) -> Path:
     path = root / "corpus" / f"{doc_id}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    paragraphs = "\n\n".join([body] * 3)
+    paragraphs = "\n\n".join([body] * repeat)
     path.write_text(
         f"---\nid: {doc_id}\ntitle: {title}\nlanguage: {lang}\nkind: report\n---\n# {title}\n\n{paragraphs}\n",
         encoding="utf-8",
@@ -38,18 +47,16 @@ def write_doc(root: Path, doc_id: str, lang: str, title: str, body: str) -> Path
     return path
 
 
-def run_kb(root: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [*KB, "--kb", str(root), *args], capture_output=True, text=True, cwd=REPO,
-        env={**os.environ, **(env or {})}, timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"kb {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-    return result
+def kb(root: Path, *args: str) -> str:
+    """`kb ARGS` in-process, which must succeed; its stderr (progress and summary)."""
+    run = run_kb(root, *args)
+    run.assert_no_traceback()
+    assert run.exit_code == 0, f"kb {' '.join(args)} failed ({run.exit_code}): {run.stderr}"
+    return run.stderr
 
 
-def summary(result: subprocess.CompletedProcess) -> dict[str, int]:
-    line = result.stderr.strip().splitlines()[-1]
+def summary(stderr: str) -> dict[str, int]:
+    line = stderr.strip().splitlines()[-1]
     match = re.search(r"added (\d+), changed (\d+), removed (\d+), unchanged (\d+) .* (\d+) passages \((\d+) embedded\)", line)
     assert match, line
     keys = ("added", "changed", "removed", "unchanged", "passages", "embedded")
@@ -71,7 +78,7 @@ def indexed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_doc(root, doc_id, lang, title, body)
     # small batches so a crash "during embedding" leaves some vectors done, some not
     (root / "kb.toml").write_text('[embedder]\nbackend = "fake"\nbatch_size = 1\n', encoding="utf-8")
-    first = summary(run_kb(root, "index"))
+    first = summary(kb(root, "index"))
     assert first["added"] == 3 and first["embedded"] == first["passages"]
     return root
 
@@ -86,8 +93,8 @@ def indexed(indexed_template: Path, tmp_path: Path) -> Path:
 
 def test_adding_one_case_embeds_only_its_passages(indexed: Path) -> None:
     before = KnowledgeBase.open(indexed).manifest.chunks
-    write_doc(indexed, "hagelag", *NEW_CASE)
-    counts = summary(run_kb(indexed, "index"))
+    write_doc(indexed, "hagelag", *NEW_CASE, repeat=1)
+    counts = summary(kb(indexed, "index"))
     after = KnowledgeBase.open(indexed).manifest.chunks
     assert (counts["added"], counts["changed"], counts["unchanged"]) == (1, 0, 3)
     assert counts["embedded"] == after - before > 0
@@ -95,13 +102,13 @@ def test_adding_one_case_embeds_only_its_passages(indexed: Path) -> None:
 
 
 def test_unchanged_corpus_embeds_nothing(indexed: Path) -> None:
-    counts = summary(run_kb(indexed, "index"))
+    counts = summary(kb(indexed, "index"))
     assert counts["unchanged"] == 3 and counts["embedded"] == 0
 
 
 def test_changing_one_document_reembeds_only_it(indexed: Path) -> None:
     write_doc(indexed, "frivillige", "da", "Frivillige i ældreplejen", "Frivillige kører ældre borgere til lægen og hjælper med indkøb, koordineret af kommunens frivilligcenter.")
-    counts = summary(run_kb(indexed, "index"))
+    counts = summary(kb(indexed, "index"))
     assert (counts["changed"], counts["unchanged"]) == (1, 2)
     own = KnowledgeBase.open(indexed).generation.documents(["frivillige"])[0].passages
     assert 0 < counts["embedded"] <= own
@@ -110,48 +117,79 @@ def test_changing_one_document_reembeds_only_it(indexed: Path) -> None:
 def test_removed_document_never_appears_again(indexed: Path) -> None:
     assert "ungdom" in doc_ids(indexed, "ungdomsråd budsjett møteplasser")
     (indexed / "corpus" / "ungdom.md").unlink()
-    counts = summary(run_kb(indexed, "index"))
+    counts = summary(kb(indexed, "index"))
     assert counts["removed"] == 1
     for query in ("ungdomsråd budsjett møteplasser", "Ungdomsråd i bydelen", "ungdom"):
         assert "ungdom" not in doc_ids(indexed, query)
-    status = run_kb(indexed, "status").stdout
-    assert "no changes" in status
+    assert "no changes" in run_kb(indexed, "status").stdout
 
 
-@pytest.mark.parametrize("point", ["during-embedding", "during-write", "before-current"])
+# Each step of `kb index` that can be killed, in order, with what the next generation's folder
+# holds by then: the test checks on disk that the kill landed there.
+WRITTEN = ["dense.faiss", "views.npy", "lexical", "chunks.sqlite", "manifest.json"]
+STEPS_BEFORE_COMMIT = {
+    "during-embedding": None,  # after the first batch of vectors; no generation folder yet
+    "during-write": WRITTEN[:2],
+    "after-lexical": WRITTEN[:3],
+    "after-chunks": WRITTEN[:4],
+    "after-manifest": WRITTEN,
+    "before-rename": WRITTEN,
+    "before-current": WRITTEN,  # renamed into place, not yet pointed to
+}
+
+
+def embedding_total(stderr: str) -> int:
+    """How many vectors the run set out to compute (its progress line), 0 if none."""
+    match = re.search(r"^embedding: (\d+) …$", stderr, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def next_generation(root: Path, live: str) -> tuple[str, list[str]] | None:
+    """The generation a killed run left behind besides the live one, and its files."""
+    left = [p for p in (root / ".kb").glob("gen-*") if p.name != live]
+    if not left:
+        return None
+    (folder,) = left
+    return folder.name, sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("point", list(STEPS_BEFORE_COMMIT))
 def test_killed_index_leaves_previous_index_searchable(indexed: Path, point: str) -> None:
-    write_doc(indexed, "hagelag", *NEW_CASE)
-    killed = run_kb(indexed, "index", env={"KB_FAULT_POINT": point}, check=False)
+    write_doc(indexed, "hagelag", *NEW_CASE, repeat=1)
+    live = (indexed / ".kb" / "CURRENT").read_text().strip()
+    killed = run_kb_process(indexed, "index", env={"KB_FAULT_POINT": point})
     assert killed.returncode == -signal.SIGKILL
+    # the kill landed at that step: the live generation unchanged, the next one written so far
+    assert (indexed / ".kb" / "CURRENT").read_text().strip() == live
+    left = next_generation(indexed, live)
+    if STEPS_BEFORE_COMMIT[point] is None:
+        assert left is None
+    else:
+        staged = "" if point == "before-current" else ".tmp"
+        assert left is not None and left[0].endswith(staged) and left[1] == sorted(STEPS_BEFORE_COMMIT[point]), left
     # the previous index answers, without the document that was being added
     assert "tillid" in doc_ids(indexed, "skeptiske borgere tillid")
     assert "hagelag" not in doc_ids(indexed, "parsellhage naboer")
-    # the next run completes the work
-    counts = summary(run_kb(indexed, "index"))
+    # the next run completes the work, computing only the vectors the killed run did not keep
+    completed = kb(indexed, "index")
+    counts = summary(completed)
     assert counts["added"] == 1
-    if point != "during-embedding":
+    if point == "during-embedding":
+        batch = 4  # batch_size 1 in kb.toml: vectors are kept four at a time
+        assert embedding_total(completed) == embedding_total(killed.stderr) - batch > 0
+    else:
+        assert embedding_total(killed.stderr) > 0 and embedding_total(completed) == 0
         assert counts["embedded"] == 0, "vectors computed before the crash must be reused"
     assert "hagelag" in doc_ids(indexed, "parsellhage naboer")
+    assert not list((indexed / ".kb").glob("*.tmp")), "the killed run's staging folder is cleared"
 
 
 def test_killed_after_commit_has_new_content(indexed: Path) -> None:
-    write_doc(indexed, "hagelag", *NEW_CASE)
-    killed = run_kb(indexed, "index", env={"KB_FAULT_POINT": "after-current"}, check=False)
+    write_doc(indexed, "hagelag", *NEW_CASE, repeat=1)
+    killed = run_kb_process(indexed, "index", env={"KB_FAULT_POINT": "after-current"})
     assert killed.returncode == -signal.SIGKILL
     assert "hagelag" in doc_ids(indexed, "parsellhage naboer")
-    assert summary(run_kb(indexed, "index"))["unchanged"] == 4
-
-
-def test_kill_at_random_moments_never_breaks_the_index(indexed: Path) -> None:
-    write_doc(indexed, "hagelag", *NEW_CASE)
-    for delay in (0.3, 0.8, 1.5):
-        proc = subprocess.Popen([*KB, "--kb", str(indexed), "index"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert "tillid" in doc_ids(indexed, "skeptiske borgere tillid")
-    run_kb(indexed, "index")
-    assert "hagelag" in doc_ids(indexed, "parsellhage naboer")
+    assert summary(kb(indexed, "index"))["unchanged"] == 4
 
 
 def test_second_writer_is_refused_while_one_holds_the_lock(indexed: Path) -> None:
@@ -159,7 +197,7 @@ def test_second_writer_is_refused_while_one_holds_the_lock(indexed: Path) -> Non
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         handle.write("kb index (pid 4242)")
         handle.flush()
-        result = run_kb(indexed, "index", check=False)
+        result = run_kb_process(indexed, "index")  # another process, as a second writer would be
     assert result.returncode == 1
     assert "being written" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -168,7 +206,7 @@ def test_second_writer_is_refused_while_one_holds_the_lock(indexed: Path) -> Non
 def test_searches_during_a_write_see_old_or_new_index(indexed: Path) -> None:
     kb = KnowledgeBase.open(indexed)
     old_count = kb.manifest.chunks
-    write_doc(indexed, "hagelag", *NEW_CASE)
+    write_doc(indexed, "hagelag", *NEW_CASE, repeat=1)
     writer = subprocess.Popen([*KB, "--kb", str(indexed), "index"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seen: set[int] = set()
     errors: list[BaseException] = []
@@ -192,9 +230,9 @@ def test_a_truncated_index_file_is_reported_by_index_and_status(indexed: Path) -
     dense_file = indexed / ".kb" / generation / "dense.faiss"
     dense_file.write_bytes(dense_file.read_bytes()[:1000])
     for command in ("index", "status"):
-        result = run_kb(indexed, command, check=False)
-        assert result.returncode == 1
+        result = run_kb(indexed, command)
+        result.assert_no_traceback()
+        assert result.exit_code == 1
         assert "damaged" in result.stderr and "kb index --rebuild" in result.stderr
-        assert "Traceback" not in result.stderr
-    assert summary(run_kb(indexed, "index", "--rebuild"))["added"] == 3
+    assert summary(kb(indexed, "index", "--rebuild"))["added"] == 3
     assert "tillid" in doc_ids(indexed, "skeptiske borgere tillid")

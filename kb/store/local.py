@@ -327,6 +327,7 @@ class LocalGenerationWriter:
         sizes = {name: (self.staging / name).stat().st_size for name in (CHUNKS_DB, DENSE, VIEWS)}
         manifest = manifest.model_copy(update={"format_version": FORMAT_VERSION, "generation": self.name, "file_sizes": sizes})
         (self.staging / MANIFEST).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+        fault_point("after-manifest")
         for path in self.staging.rglob("*"):
             if path.is_file():
                 with open(path, "rb") as fh:
