@@ -23,6 +23,11 @@ from click.testing import CliRunner, Result
 
 from search_cli.app import cli
 
+# One OpenMP thread per encoder process: the real encoder's index builds in a second process during
+# the session, and more threads than cores wait on each other (on a busy machine 72 questions took
+# 44 s with two threads, 8 s with one).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CORPUS = REPO / "corpus"
 SHIPPED_EVAL = REPO / "eval"
@@ -230,22 +235,63 @@ def fixture_kb(indexed_fixture_template, tmp_path) -> Path:
     return root
 
 
-def _indexed_shipped_corpus(folder: Path, encoder: str) -> Path:
+def _copy_shipped_corpus(folder: Path, encoder: str) -> Path:
     shutil.copytree(SHIPPED_CORPUS, folder / "corpus")
     shutil.copytree(SHIPPED_EVAL, folder / "eval")
-    run = index_kb(select_encoder(folder, encoder))
-    assert run.exit_code == 0, run.output
-    return folder
+    return select_encoder(folder, encoder)
 
 
 @pytest.fixture(scope="session")
 def shipped_kb(tmp_path_factory) -> Path:
     """The shipped corpus (and its labeled queries), indexed once per session with the fake
     encoder: for tests of what passes through, not of which passage ranks first. Read only."""
-    return _indexed_shipped_corpus(tmp_path_factory.mktemp("shipped-kb"), "fake")
+    root = _copy_shipped_corpus(tmp_path_factory.mktemp("shipped-kb"), "fake")
+    run = index_kb(root)
+    assert run.exit_code == 0, run.output
+    return root
+
+
+# -- the shipped corpus with the real encoder, indexed while the other tests run ----------------------
+# Embedding the shipped corpus is most of the real encoder's cost (about 40 s of one core). A `kb
+# index` process starts it with the session, on one core, while the other tests run on the other;
+# the tests that need it run last (see pytest_collection_modifyitems).
+
+REAL_SHIPPED = "shipped_kb_real"
+
+
+def pytest_collection_modifyitems(items):
+    """Quality tests last, and last of all those on the real shipped index."""
+    items.sort(key=lambda item: (item.get_closest_marker("quality") is not None, REAL_SHIPPED in item.fixturenames))
 
 
 @pytest.fixture(scope="session")
-def shipped_kb_real(tmp_path_factory) -> Path:
+def _real_shipped_indexing(request, tmp_path_factory):
+    """The `kb index` process building the real shipped index, or None when no test needs it."""
+    if not any(REAL_SHIPPED in item.fixturenames for item in request.session.items):
+        yield None
+        return
+    root = _copy_shipped_corpus(tmp_path_factory.mktemp("shipped-kb-real"), "real")
+    env = {k: v for k, v in os.environ.items() if k not in ("KB_HOME", "KB_FAULT_POINT")}
+    with open(root / "index.log", "w", encoding="utf-8") as log:
+        process = subprocess.Popen([sys.executable, "-m", "search_cli.app", "--kb", str(root), "index"],
+                                   stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+    try:
+        yield root, process
+    finally:
+        if process.poll() is None:  # the session ended early (-x, Ctrl-C)
+            process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_real_shipped_indexing(_real_shipped_indexing):
+    """Starts the build with the session."""
+
+
+@pytest.fixture(scope="session")
+def shipped_kb_real(_real_shipped_indexing) -> Path:
     """The shipped corpus indexed once per session with the real encoder, for `quality` tests. Read only."""
-    return _indexed_shipped_corpus(tmp_path_factory.mktemp("shipped-kb-real"), "real")
+    root, process = _real_shipped_indexing
+    code = process.wait(timeout=900)
+    assert code == 0, f"kb index of the shipped corpus failed ({code}):\n" + (root / "index.log").read_text(encoding="utf-8")
+    return root

@@ -105,11 +105,9 @@ TOPICS = [
     ("da", "Beboerne i boligområdet renoverer legepladsen sammen med kommunens gartnere.", "residents fixing up the playground with the council gardeners"),
 ]
 CODES = ["KX-4417", "QB-2093", "ZL-7781"]  # three projects per topic, alike but for their code
-FILLER = (
-    "Projektet er et samarbejde mellem kommunen, lokale foreninger og borgerne i området. "
-    "Deltagerne mødes jævnligt, aftaler mål og fordeler opgaverne imellem sig. Kommunen stiller "
-    "lokaler og en koordinator til rådighed, og foreningerne bidrager med frivillige. Erfaringerne "
-    "samles op undervejs og bruges til at justere indsatsen, og resultaterne evalueres hvert år."
+FILLER = (  # short enough that a text is embedded whole, with no sentence windows besides
+    "Projektet er et samarbejde mellem kommunen, lokale foreninger og borgerne i området, "
+    "og resultaterne evalueres hvert år."
 )
 
 
