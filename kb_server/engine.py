@@ -151,18 +151,14 @@ class Engine:
         return knowledge_base_status(kb)
 
     @staticmethod
-    def handout(plan_text: str, fmt: str) -> Callable[[KnowledgeBase], str]:
+    def handout(plan_text: str):
+        """A job building the handout of a plan given as text; a broken plan fails here, before
+        it waits for the worker."""
         from kb.handout import build_handout, parse_plan
-        from search_cli import handout_render
 
-        plan = parse_plan(plan_text, "plan")  # a broken plan fails here, before it waits for the worker
+        plan = parse_plan(plan_text, "plan")
         asked = sum(len(theme.questions) for theme in plan.themes)
         if asked > MAX_HANDOUT_QUESTIONS:
             raise UsageError(f"plan: the plan asks {asked} questions; a handout from the server takes at most "
                              f"{MAX_HANDOUT_QUESTIONS}: split it in parts")
-
-        def job(kb: KnowledgeBase) -> str:
-            result = build_handout(kb, plan)
-            return handout_render.html(result) if fmt == "html" else handout_render.markdown(result)
-
-        return job
+        return lambda kb: build_handout(kb, plan)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from indexer.status import StatusReport
+from kb.handout import Handout
 from kb.errors import UsageError
 from kb_server.access_log import QUERY_STATE
 from kb_server.engine import Answer, Engine
@@ -83,21 +84,28 @@ def api_router(engine: Engine) -> APIRouter:
         summary="A handout from a plan (kb handout)",
         dependencies=[known_parameters("format")],
         response_class=Response,
-        responses={200: {"content": {media.split(";")[0]: {} for media in HANDOUT_MEDIA.values()}}},
+        responses={200: {"model": Handout, "description": "Markdown, one printable HTML page, or the handout as data (json)",
+                         "content": {"text/markdown": {}, "text/html": {}}}},
         openapi_extra={"requestBody": {"required": True, "description": "the plan, as in handouts/example.yaml",
                                        "content": {"application/yaml": {"schema": {"type": "string"}},
                                                    "application/json": {"schema": {"type": "object"}}}}},
     )
-    async def handout(request: Request, format: Literal["md", "html"] = "md") -> Response:  # noqa: A002 (the API's name)
-        """The plan as YAML or JSON in the body; Markdown or one printable HTML page back."""
+    async def handout(request: Request, format: Literal["md", "html", "json"] = "md") -> Response:  # noqa: A002 (the API's name)
+        """The plan as YAML or JSON in the body. `md` and `html` are rendered by the code `kb handout`
+        uses; `json` gives the handout's data (themes, passages, citations, sources) to render elsewhere."""
+        from search_cli import handout_render
+
         try:
             plan = (await request.body()).decode("utf-8")
         except UnicodeDecodeError:
             return error_response(400, "plan: not UTF-8 text")
-        answer = await engine.call(engine.handout(plan, format))
+        answer = await engine.call(engine.handout(plan))
+        if format == "json":
+            return answer_json(answer, answer.value.model_dump(mode="json"))
         headers = {GENERATION_HEADER: answer.generation} if answer.generation else {}
         if format == "html":
             headers["Content-Security-Policy"] = HANDOUT_CSP
-        return Response(answer.value, media_type=HANDOUT_MEDIA[format], headers=headers)
+            return Response(handout_render.html(answer.value), media_type=HANDOUT_MEDIA["html"], headers=headers)
+        return Response(handout_render.markdown(answer.value), media_type=HANDOUT_MEDIA["md"], headers=headers)
 
     return router

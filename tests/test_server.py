@@ -173,6 +173,21 @@ def test_handout_is_what_kb_handout_renders(kb_root, http, tmp_path, fmt):
         assert "default-src 'none'" in response.headers["content-security-policy"]
 
 
+def test_handout_as_data_renders_as_kb_handout_prints(kb_root, http, tmp_path):
+    """format=json gives the handout's data: a client renders it with kb's own renderer."""
+    from kb.handout import Handout
+    from search_cli import handout_render
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN, encoding="utf-8")
+    cli = run_kb(kb_root, "handout", str(plan))
+    response = http.post("/v1/handout", params={"format": "json"}, content=PLAN.encode())
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    handout = Handout.model_validate(response.json())
+    assert handout_render.markdown(handout) == cli.stdout
+    assert [theme.title for theme in handout.themes] == ["Tillid", "Frivillige"]
+
+
 def test_handout_plan_may_be_json(http):
     import yaml
 
