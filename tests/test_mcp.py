@@ -150,3 +150,14 @@ def test_http_transport_needs_the_token(server):
         anyio.run(main)
     assert "MCPError" in repr(caught.value)
     assert '"POST /mcp" 401' in server.log()
+
+
+def test_questions_asked_over_mcp_stay_out_of_the_log(server):
+    async def main():
+        async with Client(http_transport(server)) as client:
+            return await client.call_tool("search", {"query": "har Quarlesborg ret til hjælp"})
+
+    assert not anyio.run(main).is_error
+    log = server.log()
+    assert '"POST /mcp" 200' in log
+    assert "Quarlesborg" not in log
