@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from kb.config import INDEX_DIR
 from kb.errors import CorpusError
 from kb.models import Document, DocumentMeta
+from kb.validation import one_line
 from kb.yamlfile import parse_yaml
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -59,23 +60,13 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "metadata"
-        given = err.get("input")
-        shown = f" (got {given!r})" if err["type"] not in ("missing", "extra_forbidden") and isinstance(given, (str, int, float)) else ""
-        parts.append(f"field '{field}': {err['msg']}{shown}")
-    return "; ".join(parts)
-
-
 def parse_meta(data: object, where: str) -> DocumentMeta:
     if not isinstance(data, dict):
         raise CorpusError(f"{where}: metadata must be a YAML mapping of fields (see corpus/README.md)")
     try:
         return DocumentMeta.model_validate(data)
     except ValidationError as exc:
-        raise CorpusError(f"{where}: {format_validation_error(exc)}") from None
+        raise CorpusError(f"{where}: {one_line(exc, data, all_errors=True)}") from None
 
 
 def unreadable(label: str, exc: OSError, path: Path | None = None) -> CorpusError:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kb.errors import UsageError
+from kb.errors import NoKnowledgeBase, UsageError
 from kb.models import EmbedderSpec
+from kb.validation import one_line
 
 CONFIG_FILE = "kb.toml"
 CORPUS_DIR = "corpus"
@@ -61,7 +62,7 @@ def find_root(explicit: str | os.PathLike | None = None) -> KBPaths:
     for folder in (here, *here.parents):
         if (folder / CONFIG_FILE).is_file() or (folder / CORPUS_DIR).is_dir():
             return KBPaths(folder)
-    raise UsageError(
+    raise NoKnowledgeBase(
         "no knowledge base here: run inside one (a folder with corpus/), or pass --kb DIR or set KB_HOME"
     )
 
@@ -77,6 +78,4 @@ def load_config(paths: KBPaths) -> KBConfig:
     try:
         return KBConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise UsageError(f"{path}: field '{field}': {err['msg']}") from None
+        raise UsageError(f"{path}: {one_line(exc, data)}") from None

@@ -17,6 +17,10 @@ class PassageNotFound(UsageError):
     """No passage has the given chunk id."""
 
 
+class NoKnowledgeBase(UsageError):
+    """No folder given, and none found here or above."""
+
+
 class CorpusError(KBError):
     """A corpus file or its metadata is unusable."""
 

@@ -17,6 +17,8 @@ from typing import Literal, Optional, Sequence
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kb.errors import UsageError
+from kb.models import Language
+from kb.validation import one_line
 from kb.yamlfile import parse_yaml
 
 K = 10
@@ -26,7 +28,7 @@ class LabeledQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
-    lang: Literal["en", "da", "nb"]
+    lang: Language
     split: Literal["dev", "test"] = "test"
     query: str = Field(min_length=1)
     doc: str = Field(min_length=1)
@@ -117,16 +119,7 @@ def load_query_set(path: Path) -> QuerySet:
     try:
         qs = QuerySet.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = err["loc"]
-        where = ""
-        if len(loc) >= 2 and loc[0] == "queries" and isinstance(loc[1], int) and isinstance(data, dict):
-            item = data["queries"][loc[1]]
-            ident = item.get("id") if isinstance(item, dict) else None
-            where = f" query {loc[1] + 1}" + (f" ({ident})" if ident else "")
-            loc = loc[2:]
-        field = ".".join(str(p) for p in loc) or "queries"
-        raise UsageError(f"{path}:{where} field '{field}': {err['msg']}") from None
+        raise UsageError(f"{path}: {one_line(exc, data, items={'queries': ('query', 'id')})}") from None
     seen: set[str] = set()
     for q in qs.queries:
         if q.id in seen:

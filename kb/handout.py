@@ -16,14 +16,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
 from kb.errors import UsageError
-from kb.knowledge_base import MAX_QUERY_CHARS, MAX_TOP_K
-from kb.models import ID_PATTERN, Hit, Kind
+from kb.models import ID_PATTERN, MAX_QUERY_CHARS, MAX_TOP_K, Hit, Kind, Language, LanguageFilter
+from kb.validation import one_line
 from kb.yamlfile import parse_yaml_tree
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -44,7 +44,7 @@ class Theme(BaseModel):
     title: Text
     questions: list[Question] = Field(min_length=1)
     passages: int = Field(default=3, ge=1, le=20, description="passages wanted for this theme")
-    lang: Optional[Literal["da", "nb", "en", "all"]] = None
+    lang: Optional[LanguageFilter] = None
     kind: Optional[Kind] = None
     documents: Optional[list[DocId]] = Field(default=None, min_length=1)
     chunks: Optional[list[ChunkId]] = Field(
@@ -61,7 +61,7 @@ class HandoutPlan(BaseModel):
     title: Text
     audience: Text
     intro: Optional[str] = None
-    language: Literal["da", "nb", "en"] = Field(default="da", description="language of the handout's own labels")
+    language: Language = Field(default="da", description="language of the handout's own labels")
     themes: list[Theme] = Field(min_length=1)
 
 
@@ -87,8 +87,9 @@ def parse_plan(raw: str, source: str) -> HandoutPlan:
     try:
         plan = HandoutPlan.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise UsageError(f"{source}:{_line_of(root, err['loc'])}: {_describe(err, data)}") from None
+        message = one_line(exc, data, items={"themes": ("theme", "title")},
+                           unknown_hint="see handouts/example.yaml for the fields a plan takes")
+        raise UsageError(f"{source}:{_line_of(root, exc.errors()[0]['loc'])}: {message}") from None
     for node, theme in zip(_child(root, "themes").value, plan.themes):
         theme._where = f"{source}:{node.start_mark.line + 1}"
     return plan
@@ -112,24 +113,6 @@ def _line_of(root, loc: tuple) -> int:
             break
         node = child
     return node.start_mark.line + 1
-
-
-def _describe(err: dict, data: dict) -> str:
-    loc = list(err["loc"])
-    where = ""
-    if len(loc) >= 2 and loc[0] == "themes" and isinstance(loc[1], int):
-        item = data["themes"][loc[1]]
-        title = item.get("title") if isinstance(item, dict) else None
-        where = f"theme {loc[1] + 1}" + (f" ({title!r})" if isinstance(title, str) else "") + ", "
-        loc = loc[2:]
-    field = ".".join(str(part) for part in loc) or "themes"
-    if err["type"] == "missing":
-        return f"{where}field '{field}' is required"
-    if err["type"] == "extra_forbidden":
-        return f"{where}unknown field '{field}'; see handouts/example.yaml for the fields a plan takes"
-    if err["type"] == "string_type" and not isinstance(err.get("input"), (dict, list)):
-        return f"{where}field '{field}': YAML read {err['input']!r}, not text; put it in quotes"
-    return f"{where}field '{field}': {err['msg']}"
 
 
 # -- the handout --------------------------------------------------------------------------------

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Optional, Sequence
 
 import kb.retrieve as retrieve
 from kb.config import KBConfig, KBPaths, find_root, load_config
+from kb.citation import citation
 from kb.errors import KBError, ModelMismatch, PassageNotFound, UsageError
-from kb.models import LANGUAGES, Chunk, Hit, IndexManifest, SearchMode, SearchResult
+from kb.models import (KINDS, LANGUAGE_FILTERS, MAX_QUERY_CHARS, MAX_TOP_K, MODES, Chunk, Hit, IndexManifest,
+                       SearchMode, SearchResult)
 from kb.store import DocumentRecord, IndexReader, PassageFilter, open_store
 
 if TYPE_CHECKING:
@@ -19,23 +22,12 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-MAX_QUERY_CHARS = 2000
-MAX_TOP_K = 200
-
-
-def format_citation(path: str, line_start: int, line_end: int, page_start: Optional[int], page_end: Optional[int], section: str) -> str:
-    """Where a passage is: lines of a text file, pages of a PDF, the section of a converted file."""
-    if page_start:
-        pages = f"p. {page_start}" if page_start == page_end or not page_end else f"pp. {page_start}-{page_end}"
-        return f"{path}, {pages}"
-    if path.endswith((".txt", ".md")):
-        lines = f"{line_start}" if line_start == line_end else f"{line_start}-{line_end}"
-        return f"{path}:{lines}"
-    return f"{path}, section \"{section}\"" if section else path
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def validate_query(query: str) -> str:
-    text = (query or "").strip()
+    # a lone surrogate (from a broken terminal or client) cannot be written out as UTF-8
+    text = _SURROGATE.sub("\ufffd", query or "").strip()
     if not text:
         raise UsageError("the query is empty: ask a question, e.g. kb search \"how do we build trust\"")
     if len(text) > MAX_QUERY_CHARS:
@@ -157,11 +149,15 @@ class KnowledgeBase:
         text = validate_query(query)
         if not 1 <= k <= MAX_TOP_K:
             raise UsageError(f"top-k must be between 1 and {MAX_TOP_K}, not {k}")
-        if lang not in (None, "all", *LANGUAGES):
-            raise UsageError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)} or all")
-        if mode not in ("hybrid", "dense", "lexical"):
-            raise UsageError(f"unknown mode {mode!r}: use hybrid, dense or lexical")
+        if lang not in (None, *LANGUAGE_FILTERS):
+            raise UsageError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGE_FILTERS)}")
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if kind is not None and kind not in KINDS:
+            raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
         gen = self.generation
+        if doc_ids:
+            _check_documents(gen, doc_ids)
         if mode != "lexical":
             self._check_encoder()
         scope = PassageFilter.of(None if lang == "all" else lang, kind, doc_ids)
@@ -223,9 +219,19 @@ def _hit(rank: int, passage: Chunk, document: DocumentRecord, score: float, dens
     return Hit(
         rank=rank, score=round(float(score), 4), chunk_id=passage.chunk_id, doc_id=passage.doc_id,
         title=document.title, language=document.language, kind=document.kind, section=passage.section,
-        citation=format_citation(document.path, passage.line_start, passage.line_end, passage.page_start, passage.page_end, passage.section),
+        citation=citation(document.path, passage.line_start, passage.line_end, passage.page_start, passage.page_end, passage.section),
         text=passage.text, path=document.path, line_start=passage.line_start, line_end=passage.line_end,
         page_start=passage.page_start, page_end=passage.page_end,
         dense_score=None if dense_score is None else round(float(dense_score), 4),
         lexical_score=None if lexical_score is None else round(float(lexical_score), 4),
     )
+
+
+def _check_documents(gen: IndexReader, doc_ids: Sequence[str]) -> None:
+    """A filter naming a document the index does not hold is a mistake, not an empty answer."""
+    found = {d.doc_id for d in gen.documents(doc_ids)}
+    unknown = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id not in found]
+    if unknown:
+        known = [d.doc_id for d in gen.documents()]
+        holds = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "no documents yet"
+        raise UsageError(f"no document {', '.join(repr(d) for d in unknown)} in the index; it holds {holds}")

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from kb.glossary import SYNONYM_SETS
+from kb.models import LANGUAGES
 
 ANALYZER_VERSION = "6"
 WORDS_FILE = "words.json"
@@ -28,7 +29,7 @@ STOP_FILE = "stopwords.json"
 CONCEPTS_FILE = "concepts.json"
 CONCEPT_MARK = "≈"  # no word of a text holds it: concept terms never meet word terms
 STEMMERS = {"da": "danish", "nb": "norwegian", "en": "english"}
-QUERY_LANGUAGES = ("da", "nb", "en")
+QUERY_LANGUAGES = LANGUAGES  # a question is stemmed in every language the corpus may hold
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
 SHARED_SPELLING_LANGUAGES = frozenset({"da", "nb"})
 _SPELLING_RULES = tuple(

@@ -31,10 +31,15 @@ _UserLoader.add_implicit_resolver(
 def parse_yaml_tree(text: str, where: str, error: type[KBError] = UsageError) -> tuple[object, yaml.Node | None]:
     """The data in `text` and its node tree (line numbers for error messages), parsed once;
     a syntax error is one line naming `where` and the line."""
-    loader = _UserLoader(text)
+    loader = None
     try:
+        loader = _UserLoader(text)  # rejects control characters here, before parsing
         root = loader.get_single_node()
         return (loader.construct_document(root) if root is not None else None), root
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise error(f"{where}:{line}: not valid YAML (control character 0x{code:02x}); remove it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}:" if mark is not None else ""
@@ -44,7 +49,8 @@ def parse_yaml_tree(text: str, where: str, error: type[KBError] = UsageError) ->
     except ValueError as exc:  # a date YAML recognises but the calendar does not (2021-02-30)
         raise error(f"{where}: {exc}; write dates as YYYY-MM-DD") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_yaml(text: str, where: str, error: type[KBError] = UsageError) -> object:

@@ -2,87 +2,98 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 import click
 
-from kb.models import KINDS, LANGUAGES
-
 from kb.errors import KBError
+from kb.models import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
+from search_cli.context import open_kb, progress_printer, run_index, with_index
 
-LANG_CHOICES = ("da", "nb", "en", "all")
-MODE_CHOICES = ("hybrid", "dense", "lexical")
+
+class OneLineError(click.ClickException):
+    """A usage error as the one line every kb error is, with where to read more."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"kb: error: {self.message}", err=True)
+
+
+def usage_line(exc: click.ClickException) -> str:
+    """click's several-line usage message as "--top-k: 0 is not in the range 1<=x<=200; see kb search --help"."""
+    named = isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) and exc.param is not None
+    first, *rest = " ".join((exc.message if named else exc.format_message()).split()).rstrip(".").split(". ")
+    message = first[:1].lower() + first[1:] + (f" ({' '.join(rest)[:1].lower()}{' '.join(rest)[1:]})" if rest else "")
+    if named:
+        param = exc.param
+        name = max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name
+        message = f"{name}: {message}"
+    command = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "kb"
+    return f"{message}; see {command} --help"
+
+
+def output_error(exc: OSError) -> str:
+    if exc.filename is None:  # a write to stdout: a full disk, a device that takes nothing
+        return f"cannot write the output ({exc.strerror or exc}); write it somewhere with room"
+    return f"{exc.filename}: {exc.strerror or exc}"
+
+
+def _remember_kb(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["kb_dir"] = value
+
+
+KB_HELP = "Knowledge base folder (default: $KB_HOME, else the nearest folder with corpus/)."
 
 
 class KBGroup(click.Group):
-    """Turns library errors into one line on stderr and a non-zero exit, never a traceback."""
+    """Turns library and usage errors into one line on stderr and a non-zero exit, never a
+    traceback, and lets every command take --kb after its name too."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise OneLineError(usage_line(exc), exc.exit_code) from None
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except OneLineError:
+            raise
+        except click.UsageError as exc:
+            raise OneLineError(usage_line(exc), exc.exit_code) from None
         except KBError as exc:
             click.echo(f"kb: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("kb: interrupted", err=True)
             ctx.exit(130)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # the reader stopped early (`kb search … | head`): click ends quietly
+            _say(f"kb: error: {output_error(exc)}\n")
+            if exc.filename is None:  # what is left of the output has nowhere to go either
+                sys.stdout = open(os.devnull, "w")
+            ctx.exit(1)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.append(click.Option(["--kb"], metavar="DIR", expose_value=False, callback=_remember_kb, help=KB_HELP))
+        super().add_command(cmd, name)
 
 
 @click.group(cls=KBGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--kb", "kb_dir", metavar="DIR", help="Knowledge base folder (default: $KB_HOME, else the nearest folder with corpus/).")
+@click.option("--kb", "kb_dir", metavar="DIR", help=KB_HELP)
 @click.version_option(package_name="kb-samskabelse", prog_name="kb")
 @click.pass_context
 def cli(ctx: click.Context, kb_dir: str | None) -> None:
     """Search Danish and Norwegian material on co-creation (samskabelse / samskaping) with citations."""
-    ctx.obj = {"kb_dir": kb_dir}
-
-
-def open_kb(ctx: click.Context):
-    from kb.knowledge_base import KnowledgeBase
-
-    return KnowledgeBase.open(ctx.obj["kb_dir"])
-
-
-def _progress_printer():
-    """A progress bar on stderr (plain lines when stderr is not a terminal)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
-    tasks: dict[str, int] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if not console.is_terminal:
-            if done == 0 and total:
-                console.print(f"{stage}: {total} …")
-            return
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total or 1)
-        progress.update(tasks[stage], completed=done, total=total or 1)
-
-    return progress, update
-
-
-def run_index(ctx: click.Context, rebuild: bool):
-    from indexer.build import build_index
-    from kb.config import find_root, load_config
-
-    paths = find_root(ctx.obj["kb_dir"])
-    progress, update = _progress_printer()
-    with progress:
-        report = build_index(paths, load_config(paths), rebuild=rebuild, progress=update)
-    for problem in report.failed:
-        click.echo(f"kb: skipped {problem.message}", err=True)
-    if report.documents == 0:
-        click.echo("kb: the corpus has no documents yet: add files with `kb add PATH` (see README)", err=True)
-    click.echo(
-        f"added {report.added}, changed {report.changed}, removed {report.removed}, unchanged {report.unchanged} "
-        f"· {report.documents} documents, {report.chunks} passages ({report.embedded} embedded) in {report.seconds:.1f} s",
-        err=True,
-    )
-    return report
+    ctx.ensure_object(dict)["kb_dir"] = kb_dir
 
 
 @cli.command()
@@ -95,38 +106,25 @@ def index(ctx: click.Context, rebuild: bool) -> None:
         ctx.exit(1)
 
 
-def note_outdated_analyzer(kb) -> None:
-    if kb.analyzer_outdated:
-        click.echo("kb: note: the index was built with another analyzer (stemming, glossary) than this kb "
-                   "uses: run `kb index` to re-index (vectors are reused)", err=True)
-
-
 @cli.command()
 @click.argument("query", nargs=-1, required=True)
-@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 200), help="Number of passages.")
-@click.option("--lang", type=click.Choice(LANG_CHOICES), default="all", show_default=True, help="Only passages in this language.")
+@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, MAX_TOP_K), help="Number of passages.")
+@click.option("--lang", type=click.Choice(LANGUAGE_FILTERS), default="all", show_default=True, help="Only passages in this language.")
 @click.option("--kind", type=click.Choice(KINDS), help="Only documents of this kind.")
 @click.option("--doc", "doc_ids", multiple=True, metavar="DOC_ID", help="Only these documents (repeatable).")
-@click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True, help="Retrieval: fused, vectors only, or BM25 only.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Retrieval: fused, vectors only, or BM25 only.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "md")), default="text", show_default=True, help="Output format.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_context
 def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
     """Find the passages that answer QUERY (English, Danish or Norwegian)."""
-    from kb.errors import IndexMissing
+    from search_cli import render
+    from search_cli.text import argument_text
 
     kb = open_kb(ctx)
-    text = " ".join(query)
-    try:
-        result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
-    except IndexMissing:
-        if not kb.paths.corpus.is_dir():
-            raise
-        click.echo("kb: no index yet; building it now (this is `kb index`) …", err=True)
-        run_index(ctx, rebuild=False)
-        result = kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode, doc_ids=list(doc_ids) or None)
-    note_outdated_analyzer(kb)
-    from search_cli import render
+    text = argument_text(" ".join(query))
+    result = with_index(ctx, kb, lambda: kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode,
+                                                   doc_ids=list(doc_ids) or None))
 
     if as_json or fmt == "json":
         click.echo(render.json_text(result))
@@ -160,12 +158,13 @@ def status(ctx) -> None:
 
 
 @cli.command()
-@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, 200))
-@click.option("--lang", type=click.Choice(LANG_CHOICES), default="all", show_default=True)
-@click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True)
+@click.option("-k", "--top-k", default=5, show_default=True, type=click.IntRange(1, MAX_TOP_K))
+@click.option("--lang", type=click.Choice(LANGUAGE_FILTERS), default="all", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.pass_context
 def shell(ctx, top_k: int, lang: str, mode: str) -> None:
     """Ask several questions in a row with the model and index kept loaded."""
+    from search_cli.context import note_outdated_analyzer
     from search_cli.shell import run_shell
 
     kb = open_kb(ctx)
@@ -178,7 +177,7 @@ def shell(ctx, top_k: int, lang: str, mode: str) -> None:
 @click.argument("queries_file", required=False, type=click.Path(dir_okay=False))
 @click.option("--beir", "beir_dir", type=click.Path(file_okay=False), help="Evaluate on a BEIR-format folder instead.")
 @click.option("--split", default=None, help="Query split: dev or test (labeled set: all by default; BEIR: test).")
-@click.option("--mode", type=click.Choice(MODE_CHOICES), default="hybrid", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--workdir", type=click.Path(file_okay=False), help="BEIR: where to keep the benchmark's knowledge base.")
 @click.option("--lang", "beir_lang", type=click.Choice(LANGUAGES), help="BEIR: the corpus language (default: detected from its text, nb when unclear).")
 @click.option("--misses/--no-misses", default=True, show_default=True, help="List queries whose answer was not first.")
@@ -193,15 +192,14 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
 
     if beir_dir:
         from indexer.beir import evaluate_beir
-        from kb.config import find_root, load_config
+        from kb.config import KBConfig, find_root, load_config
+        from kb.errors import NoKnowledgeBase
 
-        try:
+        try:  # a benchmark needs no knowledge base of its own; a broken kb.toml is still an error
             config = load_config(find_root(ctx.obj["kb_dir"]))
-        except KBError:
-            from kb.config import KBConfig
-
+        except NoKnowledgeBase:
             config = KBConfig()
-        progress, update = _progress_printer()
+        progress, update = progress_printer()
         with progress:
             report = evaluate_beir(Path(beir_dir), split or "test", config, mode=mode, language=beir_lang,
                                    workdir=Path(workdir) if workdir else None, progress=update)
@@ -243,12 +241,23 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):
             sys.stderr.write(exc.code + "\n")
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:  # the reader stopped early (`kb search … | head`), or the disk is full
-            code = code or 1
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:  # a reader that stopped early (`kb search … | head`) is no error
+            _say(f"kb: error: {output_error(exc)}\n")
+        code = code or 1
+    _say("")
     os._exit(code)
+
+
+def _say(line: str) -> None:
+    """Write to stderr as a last word: if even that fails, the exit code still tells."""
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
+
+from search_cli.context import open_kb, with_index
 
 
 @click.command()
@@ -16,23 +19,17 @@ import click
 @click.pass_context
 def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> None:
     """Build a handout from PLAN (YAML): the best cited passages per theme and a source list."""
-    from kb.errors import IndexMissing, UsageError
+    from kb.errors import UsageError
     from kb.handout import build_handout, load_plan
     from search_cli import handout_render
-    from search_cli.app import note_outdated_analyzer, open_kb, run_index  # here, not at module level: app imports this module
+    from search_cli.text import terminal_safe
 
     course = load_plan(plan)  # a broken plan fails before the index or encoder loads
     kb = open_kb(ctx)
-    try:
-        result = build_handout(kb, course)
-    except IndexMissing:
-        if not kb.paths.corpus.is_dir():
-            raise
-        click.echo("kb: no index yet; building it now (this is `kb index`) …", err=True)
-        run_index(ctx, rebuild=False)
-        result = build_handout(kb, course)
-    note_outdated_analyzer(kb)
-    text = handout_render.html(result) if fmt == "html" else handout_render.markdown(result)
+    if output is not None:
+        refuse_to_overwrite_inputs(output, plan, kb.paths)
+    result = with_index(ctx, kb, lambda: build_handout(kb, course))
+    text = terminal_safe(handout_render.html(result) if fmt == "html" else handout_render.markdown(result))
     if output is None:
         click.echo(text, nl=False)
         return
@@ -42,3 +39,16 @@ def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> No
         raise UsageError(f"{output}: cannot write the handout ({exc.strerror}); choose another -o FILE") from None
     cited = sum(len(theme.passages) for theme in result.themes)
     click.echo(f"wrote {output}: {len(result.themes)} themes, {cited} passages, {len(result.sources)} sources", err=True)
+
+
+def refuse_to_overwrite_inputs(output: Path, plan: Path, paths) -> None:
+    """-o must not name the plan (by any path: a link, ../, a hard link) or a file of the
+    knowledge base itself (its corpus, its index)."""
+    from kb.errors import UsageError
+
+    target = output.resolve()
+    if target == plan.resolve() or (output.exists() and plan.exists() and os.path.samefile(output, plan)):
+        raise UsageError(f"-o {output}: that is the plan itself; write the handout to another file")
+    for folder, what in ((paths.corpus, "the corpus"), (paths.index, "the index")):
+        if target.is_relative_to(folder.resolve()):
+            raise UsageError(f"-o {output}: inside {what} ({folder}); write the handout outside it")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from kb.citation import location
 from kb.handout import Citation, Handout, Source
 
 LABELS = {
@@ -19,21 +20,11 @@ LABELS = {
 }
 
 
-def location(cite: Citation, labels: dict) -> str:
-    """Pages for paginated sources, otherwise the line range in the file."""
-    if cite.page_start:
-        if cite.page_end and cite.page_end != cite.page_start:
-            return f"{labels['pages']} {cite.page_start}–{cite.page_end}"
-        return f"{labels['page']} {cite.page_start}"
-    if cite.line_start == cite.line_end:
-        return f"{labels['line']} {cite.line_start}"
-    return f"{labels['lines']} {cite.line_start}–{cite.line_end}"
-
-
 def citation_text(cite: Citation, labels: dict) -> str:
     """[n] Title, section — lines 17–21, where n is the document's number in the source list."""
     section = f", {cite.section}" if cite.section and cite.section != cite.title else ""
-    return f"[{cite.source}] {cite.title}{section} — {location(cite, labels)}"
+    where = location(cite.line_start, cite.line_end, cite.page_start, cite.page_end, labels)
+    return f"[{cite.source}] {cite.title}{section} — {where}"
 
 
 def source_parts(source: Source, labels: dict) -> list[str]:

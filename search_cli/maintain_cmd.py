@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from kb.models import KINDS
+from kb.models import KINDS, LANGUAGES
 
 
 def _note_waiting() -> None:
@@ -19,7 +19,7 @@ def _note_waiting() -> None:
 @click.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(KINDS), help="Kind of document.")
-@click.option("--lang", type=click.Choice(("da", "nb", "en")), help="Language (default: detected from the text).")
+@click.option("--lang", type=click.Choice(LANGUAGES), help="Language (default: detected from the text).")
 @click.option("--title", help="Title (default: front matter, first heading, or file name).")
 @click.pass_context
 def add(ctx: click.Context, sources: tuple[Path, ...], kind: str | None, lang: str | None, title: str | None) -> None:

@@ -11,6 +11,14 @@ import click
 from click import style
 
 from kb.models import Hit, SearchResult
+from search_cli.text import terminal_safe
+
+_DOCUMENT_FIELDS = ("title", "section", "text", "citation", "chunk_id", "doc_id", "language", "kind", "path")
+
+
+def safe_hit(hit: Hit) -> Hit:
+    """The hit with the control characters of its document's text and metadata made harmless."""
+    return hit.model_copy(update={name: terminal_safe(getattr(hit, name)) for name in _DOCUMENT_FIELDS})
 
 
 def json_text(result: SearchResult) -> str:
@@ -18,8 +26,8 @@ def json_text(result: SearchResult) -> str:
 
 
 def markdown(result: SearchResult) -> str:
-    lines = [f"### {result.query}", ""]
-    for hit in result.hits:
+    lines = [f"### {terminal_safe(result.query)}", ""]
+    for hit in map(safe_hit, result.hits):
         quote = "\n".join(f"> {line}" if line.strip() else ">" for line in hit.text.splitlines())
         section = f", {hit.section}" if hit.section else ""
         lines += [quote, ">", f"> — *{hit.title}*{section} ({hit.language}; `{hit.citation}`)", ""]
@@ -37,19 +45,21 @@ def print_hits(
         echo(f"No passages found among documents matching {filters}: try without them." if filters
              else "No passages found: try other words.")
         return
-    for hit in result.hits:
+    for found in result.hits:
+        hit, spans = safe_hit(found), highlights(found)
         section = style(f" — {hit.section}", fg="cyan") if hit.section else ""
         echo(
             style(f"{hit.rank}. ", bold=True) + style(f"[{hit.score:.3f}] ", dim=True)
             + style(hit.title, fg="cyan", bold=True) + section + style(f"  ({hit.language}, {hit.kind})", dim=True)
         )
         echo(style(f"   {hit.citation}  ·  {hit.chunk_id}", fg="green"))
-        echo(highlighted(hit.text, highlights(hit)))
+        echo(highlighted(hit.text, spans))
         echo("")
 
 
 def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO | None = None) -> None:
     echo = _echo(out)
+    this, before, after = safe_hit(this), [safe_hit(h) for h in before], [safe_hit(h) for h in after]
     echo(style(this.title, fg="cyan", bold=True) + style(f"  ({this.language}, {this.kind})", dim=True))
     for hit in before:
         echo(style(f"   … {hit.citation}", dim=True))
@@ -61,9 +71,13 @@ def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO | 
         echo(style(highlighted(hit.text), dim=True))
 
 
+def colour_wanted() -> bool | None:
+    """False on NO_COLOR or a dumb terminal; otherwise click decides (colour only on a terminal)."""
+    return False if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" else None
+
+
 def _echo(out: TextIO | None) -> Callable[[str], None]:
-    """click strips the colour codes when the output is not a terminal, and so do we on NO_COLOR."""
-    color = False if os.environ.get("NO_COLOR") else None
+    color = colour_wanted()
     return lambda text: click.echo(text, file=out or sys.stdout, color=color)
 
 
