@@ -11,6 +11,8 @@ import click
 from kb.errors import KBError
 from kb.models import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
 from search_cli.context import open_kb, progress_printer, run_index, with_index
+from search_cli.handout_cmd import handout
+from search_cli.maintain_cmd import add, remove, validate
 
 
 class OneLineError(click.ClickException):
@@ -153,8 +155,10 @@ def status(ctx) -> None:
     """Documents, passages, model, index age and what changed since indexing."""
     from indexer.status import knowledge_base_status
 
+    from search_cli.text import terminal_safe
+
     report = knowledge_base_status(open_kb(ctx))
-    click.echo(report.render())
+    click.echo(terminal_safe(report.render()))  # file names and problems come from the corpus
 
 
 @cli.command()
@@ -217,12 +221,8 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
         click.echo(render.eval_table(report, show_misses=misses))
 
 
-from search_cli.handout_cmd import handout  # noqa: E402
-cli.add_command(handout)
-
-
-from search_cli.maintain_cmd import add, remove, validate  # noqa: E402
-for command in (add, remove, validate): cli.add_command(command)
+for command in (handout, add, remove, validate):
+    cli.add_command(command)
 
 
 from search_cli.serve_cmd import mcp_stdio, serve  # noqa: E402

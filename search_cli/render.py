@@ -111,4 +111,4 @@ def eval_table(report, show_misses: bool = True) -> str:
         for miss in report.misses:
             where = f"rank {miss.rank}" if miss.rank else "not in top 10"
             lines += [f"- {miss.id} [{miss.lang}] {miss.query!r}: {where}", f"    expected {miss.expected}", f"    first    {miss.first}"]
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))  # the misses quote passages

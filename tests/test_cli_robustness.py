@@ -257,7 +257,7 @@ def test_eval_beir_needs_no_knowledge_base(tmp_path, monkeypatch):
 
 # -- kb shell -------------------------------------------------------------------------------------------
 
-from test_shell import shell_kb, spawn  # noqa: E402,F401  (a module fixture: the small shell corpus)
+from test_shell import quit_shell, shell_kb, spawn  # noqa: E402,F401  (a module fixture: the small shell corpus)
 
 
 def test_shell_names_the_commands_for_an_unknown_one(shell_kb, tmp_path):
@@ -268,10 +268,7 @@ def test_shell_names_the_commands_for_an_unknown_one(shell_kb, tmp_path):
     child.sendline(":help")
     child.expect_exact("(now all)")  # nothing was set
     child.expect("kb> ")
-    child.sendline(":quit")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    quit_shell(child)
 
 
 def test_ctrl_c_stops_a_question_and_keeps_the_shell_and_its_settings(shell_kb, tmp_path):
@@ -299,8 +296,4 @@ def test_ctrl_c_stops_a_question_and_keeps_the_shell_and_its_settings(shell_kb, 
     child.sendline("parsellhage naboer")
     child.expect(r"corpus/hagelag\.md:\d+")
     child.expect("kb> ")
-    child.sendline(":quit")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    assert "Traceback" not in (child.before or "")
+    quit_shell(child)

@@ -41,6 +41,15 @@ def spawn(root: Path, history: Path):
     return child
 
 
+def quit_shell(child) -> None:
+    """:quit ends the shell with status 0 and no traceback."""
+    child.sendline(":quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in (child.before or "")
+
+
 def test_shell_answers_several_questions_and_keeps_history(shell_kb: Path, tmp_path: Path) -> None:
     history = tmp_path / "history"
     child = spawn(shell_kb, history)
@@ -80,8 +89,4 @@ def test_shell_reports_bad_input_and_carries_on(shell_kb: Path, tmp_path: Path) 
     child.sendline(":show tillid#1")
     child.expect("Tillid i Nordby")
     child.expect("kb> ")
-    child.sendline(":quit")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    assert "Traceback" not in (child.before or "")
+    quit_shell(child)
