@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -119,9 +120,9 @@ HOSTILE = md_doc("fjendtlig", "# Tillid\x1b[2J\n\nTillid\x1b[2J\x1b[31m mellem b
 
 @pytest.fixture(scope="module")
 def hostile_kb(tmp_path_factory):
-    from conftest import write_corpus
+    from conftest import select_encoder, write_corpus
 
-    root = write_corpus(tmp_path_factory.mktemp("hostile"), {"fjendtlig.md": HOSTILE})
+    root = select_encoder(write_corpus(tmp_path_factory.mktemp("hostile"), {"fjendtlig.md": HOSTILE}))
     assert index_kb(root).exit_code == 0
     return root
 
@@ -271,12 +272,23 @@ def test_shell_names_the_commands_for_an_unknown_one(shell_kb, tmp_path):
     quit_shell(child)
 
 
-def test_ctrl_c_stops_a_question_and_keeps_the_shell_and_its_settings(shell_kb, tmp_path):
-    # The first question waits for the encoder, which loads while the prompt shows (0.7 s here):
-    # Ctrl-C sent just after the line lands in that question. Should it land before readline took
-    # the line, or after the answer, try again: the test never passes without landing in a question.
+@pytest.fixture(scope="module")
+def real_encoder_shell_kb(shell_kb, tmp_path_factory):
+    """The shell corpus with the real encoder: its load (0.7 s here) makes the first question slow."""
+    from conftest import select_encoder
+
+    root = tmp_path_factory.mktemp("shell-real") / "kb"
+    shutil.copytree(shell_kb, root)
+    assert index_kb(select_encoder(root, "real"), "--rebuild").exit_code == 0
+    return root
+
+
+def test_ctrl_c_stops_a_question_and_keeps_the_shell_and_its_settings(real_encoder_shell_kb, tmp_path):
+    # The first question waits for the encoder, which loads while the prompt shows: Ctrl-C sent
+    # just after the line lands in that question. Should it land before readline took the line,
+    # or after the answer, try again: the test never passes without landing in a question.
     for _ in range(4):
-        child = spawn(shell_kb, tmp_path / "history")
+        child = spawn(real_encoder_shell_kb, tmp_path / "history")
         child.sendline(":lang nb")
         child.expect_exact("lang = nb")
         child.expect("kb> ")
