@@ -124,33 +124,41 @@ def _dump(data: object) -> bytes:
 def yaml_files(shaped: st.SearchStrategy) -> st.SearchStrategy[bytes]:
     """Random bytes, random YAML, and documents of the right shape with random fields."""
     return st.one_of(st.binary(max_size=200), st.text(ANY_CHAR, max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
-                     yaml_values().map(_dump), shaped.map(_dump), shaped.map(_dump))
+                     yaml_values().map(_dump), shaped.map(_dump), shaped.map(_dump), shaped.map(_dump))
 
 
-def plans(known: Known) -> st.SearchStrategy[dict]:
-    question_lists = st.one_of(st.lists(queries(), min_size=1, max_size=3), yaml_values())
+def plans(known: Known, valid: bool = False) -> st.SearchStrategy[dict]:
+    """Handout plans with random fields, or (valid=True) with fields as a plan takes them."""
+    pick = (lambda strategy: strategy) if valid else odd
+    anything = st.nothing() if valid else yaml_values()
+    question_lists = st.one_of(st.lists(queries(), min_size=1, max_size=3), anything)
     theme = st.fixed_dictionaries(
-        {"title": odd(st.sampled_from(["Tillid", "Frivillige"])), "questions": question_lists},
-        optional={"passages": odd(st.integers(1, 20)), "lang": odd(st.sampled_from(LANGUAGE_FILTERS)),
-                  "kind": odd(st.sampled_from(KINDS)),
-                  "documents": st.lists(odd(st.sampled_from(known.doc_ids)), max_size=3),
-                  "extra": yaml_values()})
+        {"title": pick(st.sampled_from(["Tillid", "Frivillige"])), "questions": question_lists},
+        optional={"passages": pick(st.integers(1, 20)), "lang": pick(st.sampled_from(LANGUAGE_FILTERS)),
+                  "kind": pick(st.sampled_from(KINDS)),
+                  "documents": st.lists(pick(st.sampled_from(known.doc_ids)), min_size=1, max_size=3),
+                  **({} if valid else {"extra": yaml_values()})})
     return st.fixed_dictionaries(
-        {"title": odd(st.just("Kursus")), "audience": odd(st.just("medarbejdere")),
-         "themes": st.one_of(st.lists(theme, min_size=1, max_size=3), yaml_values())},
-        optional={"intro": yaml_values(), "language": odd(st.sampled_from(["da", "nb", "en"])), "tema": yaml_values()})
+        {"title": pick(st.just("Kursus")), "audience": pick(st.just("medarbejdere")),
+         "themes": st.one_of(st.lists(theme, min_size=1, max_size=3), anything)},
+        optional={"intro": st.text(max_size=80) if valid else yaml_values(),
+                  "language": pick(st.sampled_from(["da", "nb", "en"])), **({} if valid else {"tema": yaml_values()})})
 
 
-def query_sets(known: Known) -> st.SearchStrategy[dict]:
+def query_sets(known: Known, valid: bool = False) -> st.SearchStrategy[dict]:
+    """Query sets with random fields, or (valid=True) with labels the knowledge base can score."""
+    pick = (lambda strategy: strategy) if valid else odd
+    anything = st.nothing() if valid else yaml_values()
+
     def labeled(excerpt: tuple[str, str]) -> st.SearchStrategy[dict]:
         doc, words = excerpt
         return st.fixed_dictionaries(
-            {"id": odd(st.sampled_from(["q1", "q2", "q3"])), "lang": odd(st.sampled_from(["da", "nb", "en"])),
-             "query": odd(queries()), "doc": odd(st.just(doc)), "answers": st.one_of(st.just([words]), yaml_values())},
-            optional={"split": odd(st.sampled_from(["dev", "test"])), "also": yaml_values()})
+            {"id": pick(st.sampled_from(["q1", "q2", "q3"])), "lang": pick(st.sampled_from(["da", "nb", "en"])),
+             "query": pick(queries()), "doc": pick(st.just(doc)), "answers": st.one_of(st.just([words]), anything)},
+            optional={"split": pick(st.sampled_from(["dev", "test"])), **({} if valid else {"also": yaml_values()})})
 
     one = st.sampled_from(known.excerpts).flatmap(labeled)
-    return st.fixed_dictionaries({"queries": st.one_of(st.lists(one, min_size=1, max_size=3), yaml_values())})
+    return st.fixed_dictionaries({"queries": st.one_of(st.lists(one, min_size=1, max_size=3), anything)})
 
 
 def cases(known: Known) -> st.SearchStrategy[Case]:
@@ -162,11 +170,11 @@ def cases(known: Known) -> st.SearchStrategy[Case]:
         kb_after)
     handout = st.builds(
         lambda plan, fmt, out, after: Case(["handout", "plan.yaml", *fmt, *out], {"plan.yaml": plan}, after),
-        yaml_files(plans(known)), st.one_of(st.just([]), st.tuples(st.just("--format"), odd(st.sampled_from(["md", "html"]))).map(list)),
-        st.sampled_from([[], ["-o", "handout.out"], ["-o", "plan.yaml"], ["-o", "."], ["-o", ""]]), kb_after)
+        yaml_files(st.one_of(plans(known), plans(known, valid=True))), st.one_of(st.just([]), st.tuples(st.just("--format"), odd(st.sampled_from(["md", "html"]))).map(list)),
+        st.sampled_from([[], [], [], ["-o", "handout.out"], ["-o", "plan.yaml"], ["-o", "."], ["-o", ""]]), kb_after)
     evaluate = st.builds(
         lambda qs, mode, after: Case(["eval", "queries.yaml", "--json", *mode], {"queries.yaml": qs}, after),
-        yaml_files(query_sets(known)), st.one_of(st.just([]), st.tuples(st.just("--mode"), odd(st.sampled_from(MODES))).map(list)),
+        yaml_files(st.one_of(query_sets(known), query_sets(known, valid=True))), st.one_of(st.just([]), st.tuples(st.just("--mode"), odd(st.sampled_from(MODES))).map(list)),
         kb_after)
     return st.one_of(search, search, search, show, handout, handout, evaluate)
 
