@@ -3,12 +3,11 @@ a misspelt `top-k` must not silently search with the default."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kb.knowledge_base import MAX_TOP_K
-from kb.models import ContractHit, Hit, Kind, SearchMode
+from kb.models import MAX_TOP_K, ContractHit, Hit, Kind, LanguageFilter, SearchMode
 
 MAX_DOC_FILTERS = 50
 MAX_CONTEXT = 10  # neighbouring passages on each side, as `kb show --context`
@@ -22,7 +21,7 @@ class Strict(BaseModel):
 
 class SearchFilters(Strict):
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K, description="number of passages")
-    lang: Literal["da", "nb", "en", "all"] = Field(default="all", description="only passages in this language")
+    lang: LanguageFilter = Field(default="all", description="only passages in this language")
     kind: Optional[Kind] = Field(default=None, description="only documents of this kind")
     doc: list[DocId] = Field(default_factory=list, max_length=MAX_DOC_FILTERS, description="only these documents")
     mode: SearchMode = Field(default="hybrid", description="fused, vectors only, or BM25 only")

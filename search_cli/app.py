@@ -13,6 +13,7 @@ from kb.models import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
 from search_cli.context import open_kb, progress_printer, run_index, with_index
 from search_cli.handout_cmd import handout
 from search_cli.maintain_cmd import add, remove, validate
+from search_cli.serve_cmd import mcp_stdio, serve
 
 
 class OneLineError(click.ClickException):
@@ -221,12 +222,8 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
         click.echo(render.eval_table(report, show_misses=misses))
 
 
-for command in (handout, add, remove, validate):
+for command in (handout, add, remove, validate, serve, mcp_stdio):
     cli.add_command(command)
-
-
-from search_cli.serve_cmd import mcp_stdio, serve  # noqa: E402
-for command in (serve, mcp_stdio): cli.add_command(command)
 
 
 def main() -> None:

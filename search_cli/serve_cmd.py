@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import click
 
+from search_cli.context import open_kb
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -25,7 +27,6 @@ def serve(ctx: click.Context, host: str, port: int, token_file: str | None, allo
     """Serve the knowledge base over HTTP: a JSON API (/v1), MCP (/mcp), /openapi.json."""
     from kb_server.run import require_server_extra, serve as run_server
     from kb_server.settings import make_settings
-    from search_cli.app import open_kb  # here, not at module level: app imports this module
 
     require_server_extra()
     settings = make_settings(host, port, token_file, allowed_hosts, cors_origins, log_queries)
@@ -37,7 +38,6 @@ def serve(ctx: click.Context, host: str, port: int, token_file: str | None, allo
 def mcp_stdio(ctx: click.Context) -> None:
     """Serve the knowledge base to one MCP client over stdin/stdout."""
     from kb_server.run import require_server_extra, serve_mcp_stdio
-    from search_cli.app import open_kb
 
     require_server_extra()
     serve_mcp_stdio(open_kb(ctx))
