@@ -31,7 +31,10 @@ def usage_line(exc: click.ClickException) -> str:
     """click's several-line usage message as "--top-k: 0 is not in the range 1<=x<=200; see kb search --help"."""
     named = isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) and exc.param is not None
     first, *rest = " ".join((exc.message if named else exc.format_message()).split()).rstrip(".").split(". ")
-    message = first[:1].lower() + first[1:] + (f" ({' '.join(rest)[:1].lower()}{' '.join(rest)[1:]})" if rest else "")
+    message = first[:1].lower() + first[1:]
+    if rest:  # click's "Did you mean …?" becomes a parenthesis of the one line
+        hint = " ".join(rest).removeprefix("(").removesuffix(")")
+        message += f" ({hint[:1].lower()}{hint[1:]})"
     if named:
         param = exc.param
         name = max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name

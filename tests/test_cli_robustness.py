@@ -227,7 +227,7 @@ def test_every_command_takes_kb_after_its_name(fixture_kb, monkeypatch, tmp_path
     (["search", QUERY, "--top-k", "0"], "kb: error: --top-k: 0 is not in the range 1<=x<=200; see kb search --help"),
     (["search", QUERY, "--lang", "de"], "kb: error: --lang: 'de' is not one of 'da', 'nb', 'en', 'all'; see kb search --help"),
     (["search"], "kb: error: missing argument 'QUERY...'; see kb search --help"),
-    (["serch", QUERY], "kb: error: no such command 'serch' (did you mean 'search'?); see kb --help"),
+    (["serch", QUERY], "kb: error: no such command 'serch' (did you mean one of: 'search', 'serve'?); see kb --help"),
     (["--bogus", "status"], "kb: error: no such option '--bogus'; see kb --help"),
     (["search", QUERY, "--tpo-k", "3"], "kb: error: no such option '--tpo-k' (did you mean '--top-k'?); see kb search --help"),
     (["show", "x", "--context", "-1"], "kb: error: --context: -1 is not in the range 0<=x<=10; see kb show --help"),
