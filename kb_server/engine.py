@@ -24,6 +24,7 @@ from typing import Callable, Generic, Optional, TypeVar
 from kb.errors import IndexMissing, KBError, UsageError
 from kb.knowledge_base import KnowledgeBase
 
+from kb_server.errors import Busy
 from kb_server.limits import MAX_HANDOUT_QUESTIONS, MAX_PENDING_JOBS
 from kb_server.schemas import DocumentInfo, DocumentList, PassageAnswer, SearchFilters
 
@@ -31,10 +32,6 @@ T = TypeVar("T")
 log = logging.getLogger("kb.server")
 WARM_QUERY = "samskabelse"
 WATCH_SECONDS = 1.0  # how often to look for a generation `kb index` committed
-
-
-class Busy(KBError):
-    """More requests wait than the server will queue."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from kb.errors import IndexMissing, KBError, PassageNotFound, UsageError
+from kb.errors import KBError, PassageNotFound, UsageError
+
+
+class Busy(KBError):
+    """More requests wait for the worker than the server queues: come back in a moment."""
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -27,7 +31,7 @@ def status_of(exc: KBError) -> int:
 
 def kb_error_response(exc: KBError) -> JSONResponse:
     status = status_of(exc)
-    headers = {"Retry-After": "1"} if status == 503 and not isinstance(exc, IndexMissing) else None
+    headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
     return error_response(status, str(exc), headers)
 
 

@@ -490,7 +490,8 @@ def test_the_json_error_shape_is_declared_in_openapi(http):
 def test_requests_beyond_the_queue_are_told_to_come_back(fixture_kb):
     import asyncio
 
-    from kb_server.engine import Busy, Engine
+    from kb_server.engine import Engine
+    from kb_server.errors import Busy, kb_error_response
 
     engine = Engine(KnowledgeBase.open(fixture_kb), max_pending=1)
     release = threading.Event()
@@ -498,8 +499,10 @@ def test_requests_beyond_the_queue_are_told_to_come_back(fixture_kb):
     async def main():
         first = asyncio.ensure_future(engine.call(lambda kb: release.wait(30)))
         await asyncio.sleep(0.1)  # the worker is busy with it
-        with pytest.raises(Busy, match="try again"):
+        with pytest.raises(Busy, match="try again") as refused:
             await engine.call(Engine.documents)
+        answer = kb_error_response(refused.value)  # what a client gets
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
         release.set()
         assert (await first).value is True
         assert len((await engine.call(Engine.documents)).value.documents) == 3
@@ -509,3 +512,17 @@ def test_requests_beyond_the_queue_are_told_to_come_back(fixture_kb):
     finally:
         release.set()
         engine.close()
+
+
+@pytest.mark.parametrize("command", ["serve", "mcp"])
+def test_without_the_server_extra_one_line_says_what_to_install(fixture_kb, command):
+    import subprocess
+    import sys
+
+    blocked = "import sys; sys.modules['fastapi'] = None; from search_cli.app import main; main()"
+    proc = subprocess.run([sys.executable, "-c", blocked, "--kb", str(fixture_kb), command],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "kb: error: serving needs fastapi, which this install lacks: pip install 'kb-samskabelse[server]'"]
