@@ -25,6 +25,7 @@ from kb_server.limits import MAX_BODY_BYTES, BodyLimit
 from kb_server.mcp_tools import build_mcp_server
 from kb_server.routes import api_router
 from kb_server.settings import ServerSettings
+from kb_server.web import page_router
 
 log = logging.getLogger("kb.server")
 
@@ -67,6 +68,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
                     "Send `Authorization: Bearer TOKEN` when the server requires tokens.",
     )
     app.include_router(api_router(engine))
+    app.include_router(page_router())  # the web page at /
     app.router.routes.extend(mcp_app.routes)  # POST /mcp: streamable HTTP, stateless, JSON answers
 
     @app.get("/health", summary="The process answers (no token, no details)")

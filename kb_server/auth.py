@@ -16,9 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kb_server.errors import error_response
 from kb_server.settings import ServerSettings
 
-# No data behind these, so no token: load balancers probe /health. A page served by the server
-# itself belongs here too (it asks for the token and sends it with each API call).
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+# No data behind these, so no token: load balancers probe /health. The web page at / is served
+# by the server itself (it asks for the token and sends it with each API call).
+PUBLIC_PATHS = frozenset({"/", "/health", "/openapi.json"})
 
 
 def host_name(host_header: str) -> str:

@@ -154,7 +154,8 @@ class Engine:
         from kb.handout import build_handout, parse_plan
 
         plan = parse_plan(plan_text, "plan")
-        asked = sum(len(theme.questions) for theme in plan.themes)
+        # each question of a theme is one search; a theme naming its passages (a basket) searches nothing
+        asked = sum(len(theme.questions) for theme in plan.themes if theme.chunks is None)
         if asked > MAX_HANDOUT_QUESTIONS:
             raise UsageError(f"plan: the plan asks {asked} questions; a handout from the server takes at most "
                              f"{MAX_HANDOUT_QUESTIONS}: split it in parts")
