@@ -205,7 +205,7 @@ def _add_file(
         fields["language"] = detect_language(text)
         if fields["language"] is None:
             raise CorpusError(f"{label}: cannot tell its language; pass --lang {'|'.join(LANGUAGES)}")
-    if fields.get("id") in corpus.ids:
+    if isinstance(fields.get("id"), str) and fields["id"] in corpus.ids:  # other types: parse_meta names them
         raise CorpusError(f"{label}: id '{fields['id']}' is already in the corpus; give it another id")
     fields.setdefault("title", _first_heading(text) or source.stem.replace("_", " ").replace("-", " "))
     if "id" not in fields:

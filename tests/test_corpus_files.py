@@ -97,6 +97,16 @@ def test_folders_skip_what_the_corpus_skips_and_an_empty_folder_says_so(root, in
     assert str(empty) in line and "no files to add" in line and ".md" in line
 
 
+def test_metadata_of_the_wrong_shape_is_one_line(root, incoming):
+    """An id that is a list or a mapping is named like any other wrong field."""
+    for name, value in (("liste.md", "[a, b]"), ("mapping.md", "{a: b}")):
+        (incoming / name).write_text(f"---\nid: {value}\ntitle: T\nlanguage: da\nkind: other\n---\n{DANISH}\n", encoding="utf-8")
+    run = run_kb(root, "add", str(incoming / "liste.md"), str(incoming / "mapping.md"))
+    run.assert_no_traceback()
+    lines = not_added(run)
+    assert len(lines) == 2 and all("md: field 'id': Input should be a valid string" in line for line in lines), lines
+
+
 # -- encodings ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("encoding, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"), ("utf-8", b"\xef\xbb\xbf")])
