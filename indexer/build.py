@@ -8,6 +8,7 @@ new generation is completely written (see kb.store.base.GenerationWriter).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def build_index(
     started = time.perf_counter()
     progress = progress or (lambda stage, done, total: None)
     store = open_store(paths, config)
-    with store.writer() as writer, keys_kept_for_one_build():
+    with contextlib.closing(store), store.writer() as writer, keys_kept_for_one_build():
         if rebuild:
             writer.discard()
         try:
@@ -214,25 +215,28 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
             fault_point("during-embedding")
 
         progress("writing index", 0, 1)
-        vectors = cache.get(keys)
         from kb.lexical import LexicalIndex
 
         generation = writer.new_generation()
-        kind, params = generation.write_vectors(np.asarray(view_rows, dtype=np.int32), vectors)
-        fault_point("during-write")
-        generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]))
-        fault_point("after-lexical")
-        generation.write_passages(documents, chunks)
-        fault_point("after-chunks")
-        manifest = IndexManifest(
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
-            model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,
-            query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
-            chunker_version=CHUNKER_VERSION, analyzer_version=analyzer_version(),
-            faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunks),
-            vectors=len(keys),
-        )
-        report.generation = generation.commit(manifest)
+        try:
+            kind, params = generation.write_vectors(np.asarray(view_rows, dtype=np.int32), keys, cache)
+            fault_point("during-write")
+            generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]))
+            fault_point("after-lexical")
+            generation.write_passages(documents, chunks)
+            fault_point("after-chunks")
+            manifest = IndexManifest(
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
+                model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,
+                query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
+                chunker_version=CHUNKER_VERSION, analyzer_version=analyzer_version(),
+                faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunks),
+                vectors=len(keys),
+            )
+            report.generation = generation.commit(manifest)
+        except BaseException:
+            generation.abort()
+            raise
         cache.retain(keys)
     finally:
         cache.close()

@@ -7,7 +7,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kb.errors import NoKnowledgeBase, UsageError
 from kb.models import EmbedderSpec
@@ -16,6 +18,8 @@ from kb.validation import one_line
 CONFIG_FILE = "kb.toml"
 CORPUS_DIR = "corpus"
 INDEX_DIR = ".kb"
+DATABASE_URL_ENV = "KB_DATABASE_URL"
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
 
 
 class SearchSettings(BaseModel):
@@ -25,11 +29,27 @@ class SearchSettings(BaseModel):
     lexical_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="at full lexical coverage")
 
 
+class StoreSettings(BaseModel):
+    """Where the index lives: the `.kb/` folder (default), or a PostgreSQL database."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Optional[str] = Field(default=None, description="postgresql://user@host/db; KB_DATABASE_URL overrides it")
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, url: Optional[str]) -> Optional[str]:
+        if url is not None and not url.startswith(DATABASE_SCHEMES):
+            raise ValueError("must start with postgresql:// (or be left out for the local index files)")
+        return url or None
+
+
 class KBConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     embedder: EmbedderSpec = Field(default_factory=EmbedderSpec)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,17 @@ def find_root(explicit: str | os.PathLike | None = None) -> KBPaths:
 
 
 def load_config(paths: KBPaths) -> KBConfig:
+    """kb.toml, with the index database of KB_DATABASE_URL when that is set."""
+    config = _config_file(paths)
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if url:
+        if not url.startswith(DATABASE_SCHEMES):
+            raise UsageError(f"{DATABASE_URL_ENV} must start with postgresql:// (or be unset for the local index files)")
+        config = config.model_copy(update={"store": StoreSettings(url=url)})
+    return config
+
+
+def _config_file(paths: KBPaths) -> KBConfig:
     path = paths.config_file
     if not path.is_file():
         return KBConfig()

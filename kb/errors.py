@@ -43,3 +43,7 @@ class IndexBusy(KBError):
 
 class IndexOutdated(IndexCorrupt):
     """The index was written in an older format; `kb index` rebuilds it."""
+
+
+class StoreUnavailable(KBError):
+    """The index database cannot be reached or used."""

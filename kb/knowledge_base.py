@@ -213,6 +213,7 @@ class KnowledgeBase:
         if self._generation is not None:
             self._generation.close()
             self._generation = None
+        self.store.close()
 
 
 def _hit(rank: int, passage: Chunk, document: DocumentRecord, score: float, dense_score, lexical_score) -> Hit:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
@@ -184,6 +184,14 @@ def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder, conce
     return QueryTerms(tuple(found))
 
 
+def coverage(terms: QueryTerms, vocabulary: Collection[str]) -> float:
+    """Share of the query's words that occur in the corpus (its index terms) in some analysed form."""
+    if not terms.words:
+        return 0.0
+    found = sum(1 for qw in terms.words if not (qw.stems | qw.concepts).isdisjoint(vocabulary))
+    return found / len(terms.words)
+
+
 class LexicalIndex:
     """BM25 weights per (term, chunk row) as computed by bm25s, stored as a sparse matrix.
 
@@ -240,6 +248,28 @@ class LexicalIndex:
         concepts = json.loads(concepts_file.read_text(encoding="utf-8")) if concepts_file.is_file() else {}
         return cls(data, indices, indptr, vocab, Decompounder(known), stop, concepts)
 
+    def postings(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """Each index term with the rows it occurs in and its BM25 weight in each (for a store
+        that keeps the weights in tables of its own)."""
+        columns = len(self._indptr) - 1  # bm25s's vocabulary may name a column it never filled
+        for term, column in self._vocab.items():
+            lo, hi = (int(self._indptr[column]), int(self._indptr[column + 1])) if column < columns else (0, 0)
+            if hi > lo:
+                yield term, self._indices[lo:hi], self._data[lo:hi]
+
+    def query_data(self) -> dict:
+        """What analysing a question needs besides the weights: the corpus words that compound
+        parts are checked against, the stop words and the glossary concepts."""
+        return {"words": sorted(self.splitter.known), "stop": {lang: sorted(words) for lang, words in self.stop.items()},
+                "concepts": self.concepts_of}
+
+    @classmethod
+    def for_queries(cls, data: dict) -> "LexicalIndex":
+        """An index of query_data() alone: it analyses questions and highlights, and holds no weights."""
+        empty = np.empty(0, dtype=np.float32)
+        return cls(empty, empty.astype(np.int32), np.zeros(1, dtype=np.int32), {}, Decompounder(set(data["words"])),
+                   data["stop"], data["concepts"])
+
     def terms(self, query: str) -> QueryTerms:
         return analyze_query(query, self._query_stop, self.splitter, self.concepts_of)
 
@@ -257,12 +287,7 @@ class LexicalIndex:
         return spans
 
     def coverage(self, terms: QueryTerms) -> float:
-        """Share of the query's words that occur in the corpus in some stemmed form."""
-        if not terms.words:
-            return 0.0
-        vocab = self._vocab.keys()
-        found = sum(1 for qw in terms.words if (qw.stems | qw.concepts) & vocab)
-        return found / len(terms.words)
+        return coverage(terms, self._vocab.keys())
 
     def scores(self, terms: QueryTerms, num_docs: int) -> np.ndarray:
         """BM25 score of every chunk row: the sum of the query terms' stored weights."""

@@ -14,6 +14,7 @@ from search_cli.context import open_kb, progress_printer, run_index, with_index
 from search_cli.handout_cmd import handout
 from search_cli.maintain_cmd import add, remove, validate
 from search_cli.serve_cmd import mcp_stdio, serve
+from search_cli.store_cmd import store
 
 
 class OneLineError(click.ClickException):
@@ -200,13 +201,15 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
 
     if beir_dir:
         from indexer.beir import evaluate_beir
-        from kb.config import KBConfig, find_root, load_config
+        from kb.config import KBConfig, StoreSettings, find_root, load_config
         from kb.errors import NoKnowledgeBase
 
         try:  # a benchmark needs no knowledge base of its own; a broken kb.toml is still an error
             config = load_config(find_root(ctx.obj["kb_dir"]))
         except NoKnowledgeBase:
             config = KBConfig()
+        # the benchmark's knowledge base lives in its work folder, never in the index database
+        config = config.model_copy(update={"store": StoreSettings()})
         progress, update = progress_printer()
         with progress:
             report = evaluate_beir(Path(beir_dir), split or "test", config, mode=mode, language=beir_lang,
@@ -225,7 +228,7 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
         click.echo(render.eval_table(report, show_misses=misses))
 
 
-for command in (handout, add, remove, validate, serve, mcp_stdio):
+for command in (handout, add, remove, validate, serve, mcp_stdio, store):
     cli.add_command(command)
 
 

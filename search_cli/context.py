@@ -49,6 +49,11 @@ def run_index(ctx: click.Context, rebuild: bool):
     progress, update = progress_printer()
     with progress:
         report = build_index(paths, load_config(paths), rebuild=rebuild, progress=update)
+    print_index_summary(report)
+    return report
+
+
+def print_index_summary(report) -> None:
     for problem in report.failed:
         click.echo(f"kb: skipped {problem.message}", err=True)
     if report.documents == 0:
@@ -58,7 +63,6 @@ def run_index(ctx: click.Context, rebuild: bool):
         f"· {report.documents} documents, {report.chunks} passages ({report.embedded} embedded) in {report.seconds:.1f} s",
         err=True,
     )
-    return report
 
 
 def with_index(ctx: click.Context, kb, action: Callable[[], T]) -> T:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from pg_fixture import PostgresServer, postgres, use_database  # noqa: F401  (the session's PostgreSQL)
 from search_cli.app import cli
 
 # One OpenMP thread per encoder process: the real encoder's index builds in a second process during
@@ -202,6 +203,24 @@ def _clean_env(monkeypatch):
     """No stray configuration from the developer's shell decides where a test looks."""
     monkeypatch.delenv("KB_HOME", raising=False)
     monkeypatch.delenv("KB_FAULT_POINT", raising=False)
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+
+
+STORES = ("local", "postgres")
+
+
+def place_index(root: Path, store: str, request) -> Path:
+    """Keep the knowledge base's index in `store`: its `.kb/` files, or a fresh PostgreSQL database."""
+    if store == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        use_database(root, server.new_database())
+    return root
+
+
+@pytest.fixture(params=STORES)
+def store(request) -> str:
+    """Each store in turn: the test runs against the local files and against PostgreSQL."""
+    return request.param
 
 
 @pytest.fixture
@@ -235,6 +254,16 @@ def fixture_kb(indexed_fixture_template, tmp_path) -> Path:
     return root
 
 
+@pytest.fixture
+def fixture_kb_in(store, fixture_kb, request) -> Path:
+    """The indexed fixture knowledge base, its index in each store in turn."""
+    if store == "postgres":
+        shutil.rmtree(fixture_kb / ".kb")
+        run = index_kb(place_index(fixture_kb, store, request))
+        assert run.exit_code == 0, run.output
+    return fixture_kb
+
+
 def _copy_shipped_corpus(folder: Path, encoder: str) -> Path:
     shutil.copytree(SHIPPED_CORPUS, folder / "corpus")
     shutil.copytree(SHIPPED_EVAL, folder / "eval")
@@ -262,6 +291,21 @@ REAL_SHIPPED = "shipped_kb_real"
 def pytest_collection_modifyitems(items):
     """Quality tests last, and last of all those on the real shipped index."""
     items.sort(key=lambda item: (item.get_closest_marker("quality") is not None, REAL_SHIPPED in item.fixturenames))
+
+
+def moved_to_database(source: Path, folder: Path, server: PostgresServer) -> Path:
+    """A copy of an indexed knowledge base whose index `kb store migrate` moved into a database."""
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    url = server.new_database()
+    run = run_kb(folder, "store", "migrate", "--to", url)
+    assert run.exit_code == 0 and index_summary(run)["embedded"] == 0, run.output
+    return use_database(folder, url)
+
+
+@pytest.fixture(scope="session")
+def shipped_kb_postgres(shipped_kb, tmp_path_factory, postgres) -> Path:
+    """shipped_kb with its index moved into PostgreSQL. Read only."""
+    return moved_to_database(shipped_kb, tmp_path_factory.mktemp("shipped-kb-pg"), postgres)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import re
 import shutil
@@ -10,11 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
+import psycopg
 import pytest
 
-from conftest import run_kb, run_kb_process
+from conftest import STORES, place_index, run_kb, run_kb_process
 from kb.knowledge_base import KnowledgeBase
+from pg_fixture import database_of, repoint_database
 
 KB = [sys.executable, "-m", "search_cli.app"]
 REPO = Path(__file__).resolve().parents[1]
@@ -71,24 +75,38 @@ def doc_ids(root: Path, query: str) -> set[str]:
         kb.close()
 
 
-@pytest.fixture(scope="module")
-def indexed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=STORES)
+def indexed_template(request, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An indexed knowledge base, its index in the local files or in PostgreSQL: every test of
+    this module runs against both stores."""
     root = tmp_path_factory.mktemp("template")
     for doc_id, (lang, title, body) in DOCS.items():
         write_doc(root, doc_id, lang, title, body)
     # small batches so a crash "during embedding" leaves some vectors done, some not
     (root / "kb.toml").write_text('[embedder]\nbackend = "fake"\nbatch_size = 1\n', encoding="utf-8")
+    place_index(root, request.param, request)
     first = summary(kb(root, "index"))
     assert first["added"] == 3 and first["embedded"] == first["passages"]
     return root
 
 
 @pytest.fixture
-def indexed(indexed_template: Path, tmp_path: Path) -> Path:
-    """A fresh copy of an indexed knowledge base (index files included) for each test."""
+def indexed(indexed_template: Path, tmp_path: Path, request) -> Path:
+    """A fresh copy of an indexed knowledge base (index files or database included) for each test."""
     root = tmp_path / "kb"
     shutil.copytree(indexed_template, root)
+    template_database = database_of(root)
+    if template_database:
+        repoint_database(root, request.getfixturevalue("postgres").new_database(copy_of=template_database))
     return root
+
+
+def live_generation(root: Path) -> str:
+    url = database_of(root)
+    if url is None:
+        return (root / ".kb" / "CURRENT").read_text().strip()
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT live FROM kb.state").fetchone()[0]
 
 
 def test_adding_one_case_embeds_only_its_passages(indexed: Path) -> None:
@@ -136,6 +154,7 @@ STEPS_BEFORE_COMMIT = {
     "before-rename": WRITTEN,
     "before-current": WRITTEN,  # renamed into place, not yet pointed to
 }
+LOCAL_FILE_STEPS = {"after-manifest", "before-rename"}  # PostgreSQL commits one transaction instead
 
 
 def embedding_total(stderr: str) -> int:
@@ -145,7 +164,13 @@ def embedding_total(stderr: str) -> int:
 
 
 def next_generation(root: Path, live: str) -> tuple[str, list[str]] | None:
-    """The generation a killed run left behind besides the live one, and its files."""
+    """The generation a killed run left behind besides the live one, and its files (in the
+    database, the killed writer's transaction is rolled back: there is never one)."""
+    url = database_of(root)
+    if url is not None:
+        with psycopg.connect(url) as conn:
+            schemas = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kb_gen_%'")]
+        return None if schemas == ["kb_gen_" + live.removeprefix("gen-")] else (str(schemas), [])
     left = [p for p in (root / ".kb").glob("gen-*") if p.name != live]
     if not left:
         return None
@@ -155,14 +180,17 @@ def next_generation(root: Path, live: str) -> tuple[str, list[str]] | None:
 
 @pytest.mark.parametrize("point", list(STEPS_BEFORE_COMMIT))
 def test_killed_index_leaves_previous_index_searchable(indexed: Path, point: str) -> None:
+    database = database_of(indexed) is not None
+    if database and point in LOCAL_FILE_STEPS:
+        pytest.skip("a step of writing the local files")
     write_doc(indexed, "hagelag", *NEW_CASE, repeat=1)
-    live = (indexed / ".kb" / "CURRENT").read_text().strip()
+    live = live_generation(indexed)
     killed = run_kb_process(indexed, "index", env={"KB_FAULT_POINT": point})
     assert killed.returncode == -signal.SIGKILL
     # the kill landed at that step: the live generation unchanged, the next one written so far
-    assert (indexed / ".kb" / "CURRENT").read_text().strip() == live
+    assert live_generation(indexed) == live
     left = next_generation(indexed, live)
-    if STEPS_BEFORE_COMMIT[point] is None:
+    if STEPS_BEFORE_COMMIT[point] is None or database:
         assert left is None
     else:
         staged = "" if point == "before-current" else ".tmp"
@@ -181,7 +209,7 @@ def test_killed_index_leaves_previous_index_searchable(indexed: Path, point: str
         assert embedding_total(killed.stderr) > 0 and embedding_total(completed) == 0
         assert counts["embedded"] == 0, "vectors computed before the crash must be reused"
     assert "hagelag" in doc_ids(indexed, "parsellhage naboer")
-    assert not list((indexed / ".kb").glob("*.tmp")), "the killed run's staging folder is cleared"
+    assert database or not list((indexed / ".kb").glob("*.tmp")), "the killed run's staging folder is cleared"
 
 
 def test_killed_after_commit_has_new_content(indexed: Path) -> None:
@@ -192,15 +220,32 @@ def test_killed_after_commit_has_new_content(indexed: Path) -> None:
     assert summary(kb(indexed, "index"))["unchanged"] == 4
 
 
+@contextlib.contextmanager
+def writer_lock_held(root: Path) -> Iterator[None]:
+    """Another writer, as `kb index` (pid 4242) would hold the lock of this knowledge base's store."""
+    url = database_of(root)
+    if url is None:
+        with open(root / ".kb" / "lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            handle.truncate(0)
+            handle.write("kb index (pid 4242)")
+            handle.flush()
+            yield
+        return
+    from kb.store.postgres import WRITER_LOCK
+
+    with psycopg.connect(url, autocommit=True, application_name="kb index (pid 4242)") as conn:
+        assert conn.execute("SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)).fetchone()[0]
+        yield
+
+
 def test_second_writer_is_refused_while_one_holds_the_lock(indexed: Path) -> None:
-    with open(indexed / ".kb" / "lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        handle.write("kb index (pid 4242)")
-        handle.flush()
+    with writer_lock_held(indexed):
         result = run_kb_process(indexed, "index")  # another process, as a second writer would be
     assert result.returncode == 1
-    assert "being written" in result.stderr and "Traceback" not in result.stderr
+    assert "being written by kb index (pid 4242)" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert summary(kb(indexed, "index"))["unchanged"] == 3  # the lock went with its holder
 
 
 def test_searches_during_a_write_see_old_or_new_index(indexed: Path) -> None:
@@ -226,6 +271,8 @@ def test_searches_during_a_write_see_old_or_new_index(indexed: Path) -> None:
 
 
 def test_a_truncated_index_file_is_reported_by_index_and_status(indexed: Path) -> None:
+    if database_of(indexed):
+        pytest.skip("index files are the local store's")
     generation = (indexed / ".kb" / "CURRENT").read_text().strip()
     dense_file = indexed / ".kb" / generation / "dense.faiss"
     dense_file.write_bytes(dense_file.read_bytes()[:1000])

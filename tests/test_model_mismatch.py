@@ -28,13 +28,13 @@ def write_st_config(root) -> str:
     return model
 
 
-def test_model_mismatch_is_refused_with_the_rebuild_command(fixture_kb):
-    """No torch needed: the refusal happens before any encoder loads."""
-    (fixture_kb / "kb.toml").write_text(
-        '[embedder]\nbackend = "sentence-transformers"\nmodel = "some/other-model"\n', encoding="utf-8"
-    )
+def test_model_mismatch_is_refused_with_the_rebuild_command(fixture_kb_in):
+    """No torch needed: the refusal happens before any encoder loads. In both stores."""
+    config = fixture_kb_in / "kb.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'backend = "fake"', 'backend = "sentence-transformers"\nmodel = "some/other-model"'), encoding="utf-8")
     for args in (["search", QUERY], ["search", QUERY, "--json"], ["search", QUERY, "--mode", "dense"]):
-        run = run_kb(fixture_kb, *args)
+        run = run_kb(fixture_kb_in, *args)
         run.assert_no_traceback()
         assert run.exit_code != 0
         assert run.stdout == ""

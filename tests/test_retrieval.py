@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_kb
+from conftest import STORES, run_kb
 from kb import KnowledgeBase
 from kb.errors import IndexMissing, UsageError
 from kb.lexical import LexicalIndex, shared_spelling
@@ -18,9 +18,10 @@ TRUST_QUERIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def shipped(shipped_kb):
-    kb = KnowledgeBase.open(shipped_kb)
+@pytest.fixture(scope="module", params=STORES)
+def shipped(request):
+    """The shipped corpus (fake encoder), its index in the local files and in PostgreSQL in turn."""
+    kb = KnowledgeBase.open(request.getfixturevalue("shipped_kb" if request.param == "local" else "shipped_kb_postgres"))
     yield kb
     kb.close()
 
@@ -136,7 +137,9 @@ def test_filters_hold_in_every_mode(shipped, mode):
     assert hits and all(h.doc_id == "samskabelseslaboratoriet" for h in hits)
 
 
-def test_cli_filters_match_the_library(shipped_kb):
+@pytest.mark.parametrize("store", STORES)
+def test_cli_filters_match_the_library(store, request):
+    shipped_kb = request.getfixturevalue("shipped_kb" if store == "local" else "shipped_kb_postgres")
     run = run_kb(shipped_kb, "search", TRUST_QUERIES["da"], "--json", "--lang", "nb", "--kind", "slides", "-k", "4")
     assert run.exit_code == 0, run.output
     results = run.json()["results"]

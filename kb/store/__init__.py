@@ -1,5 +1,6 @@
-"""The index store: one interface (kb.store.base) for reading and writing an index, and the
-local-files implementation (kb.store.local) a knowledge base uses by default."""
+"""The index store: one interface (kb.store.base) for reading and writing an index; the
+local-files implementation (kb.store.local) a knowledge base uses by default, and PostgreSQL
+(kb.store.postgres) for an index that several machines share."""
 
 from __future__ import annotations
 
@@ -21,7 +22,12 @@ if TYPE_CHECKING:
 
 
 def open_store(paths: "KBPaths", config: "KBConfig") -> IndexStore:
-    """The store that holds a knowledge base's index: the files in its `.kb/` folder."""
+    """The store that holds a knowledge base's index: the PostgreSQL database of `[store] url`
+    (or KB_DATABASE_URL), else the files in its `.kb/` folder."""
+    if config.store.url:
+        from kb.store.postgres import PostgresStore
+
+        return PostgresStore(config.store.url)
     from kb.store.local import LocalStore
 
     return LocalStore(paths.index)

@@ -135,6 +135,9 @@ class IndexReader(Protocol):
 class EmbeddingCache(Protocol):
     """Passage vectors by a key of (encoder, embedded text): no text is embedded twice."""
 
+    def keys(self) -> list[str]:
+        """Every key the cache holds a vector for."""
+
     def missing(self, keys: Sequence[str]) -> list[str]:
         """The distinct keys without a vector, in first-seen order."""
 
@@ -159,9 +162,10 @@ class GenerationWriter(Protocol):
     def write_passages(self, documents: Sequence[DocumentRecord], passages: Sequence["Chunk"]) -> None:
         """Documents and their passages; passage i gets row i (passages are in (doc_id, ordinal) order)."""
 
-    def write_vectors(self, views: "np.ndarray", vectors: "np.ndarray") -> tuple[str, dict]:
-        """Vector j belongs to passage row views[j]; a passage's vectors are contiguous, whole passage
-        first. Returns the vector index chosen and its parameters, for the manifest."""
+    def write_vectors(self, views: "np.ndarray", keys: Sequence[str], cache: EmbeddingCache) -> tuple[str, dict]:
+        """Vector j, the one `cache` holds for keys[j], belongs to passage row views[j]; a passage's
+        vectors are contiguous, whole passage first. Returns the vector index chosen and its
+        parameters, for the manifest."""
 
     def write_lexical(self, lexical: "LexicalIndex") -> None:
         """The BM25 weights and analyzer data, row for row."""
@@ -198,4 +202,7 @@ class IndexStore(Protocol):
         """Exclusive write access (IndexBusy while another process writes)."""
 
     def embedding_cache(self, dim: int) -> EmbeddingCache:
-        """The cache alone, for tools that read or prefill it (benchmarks)."""
+        """The cache alone, for tools that read or prefill it (benchmarks, moving an index)."""
+
+    def close(self) -> None:
+        """Let go of what the store holds open (database connections)."""

