@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--nprobe", default="", help="IVF only: also measure dense and hybrid at these nprobe values")
     parser.add_argument("--save-hits", help="JSON file for the dense-mode top-k chunk ids (per nprobe)")
+    parser.add_argument("--encoded", help="the questions' vectors (a --save-queries file): time the index alone, without the encoder")
     args = parser.parse_args()
     questions = json.loads(Path(args.questions).read_text(encoding="utf-8"))
 
@@ -48,6 +49,9 @@ def main() -> None:
 
     started = time.perf_counter()
     base = KnowledgeBase.open(args.kb_dir)
+    if args.encoded:
+        encoded = dict(zip(questions, np.load(args.encoded)))
+        base.query_vector = encoded.__getitem__
     first = base.search(questions[0], k=args.k)
     first_s = time.perf_counter() - started
     manifest = base.manifest
@@ -85,7 +89,7 @@ def main() -> None:
     hits: dict[str, list[list[str]]] = {}
     if args.save_hits:
         hits["configured"] = [[h.chunk_id for h in base.search(q, k=args.k, mode="dense").hits] for q in questions]
-    index = base.generation.dense_index  # the local store's FAISS index: its nprobe is swept here
+    index = getattr(base.generation, "dense_index", None)  # the local store's FAISS index: its nprobe is swept here
     if args.nprobe and hasattr(index, "nprobe"):
         configured = index.nprobe
         out["nprobe_sweep"] = []

