@@ -317,8 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
     report: dict = {"started": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "loads": [], "notes": [
-        "Two `kb serve` processes on one database: not measured here, the server is not part of this code yet; "
-        "the mechanism (each process checks kb.state before every search) is tested in tests/test_postgres_store.py.",
+        "Two `kb serve` processes on one database under load: not measured yet; the mechanism (each process "
+        "checks kb.state before every search) is tested in tests/test_postgres_store.py.",
     ]}
     if out.with_suffix(".json").exists():
         previous = json.loads(out.with_suffix(".json").read_text())
