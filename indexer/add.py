@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Optional
 import yaml
 from pydantic import BaseModel, Field
 
-from indexer.build import FileProblem
+from kb.reports import FileProblem
 from indexer.language import detect_language
 from indexer.load import (
     SIDECAR_SUFFIX, SOURCE_SUFFIXES, TEXT_SUFFIXES, content_key, decode_text, discover, is_skipped,

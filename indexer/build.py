@@ -25,17 +25,13 @@ from indexer.load import TEXT_SUFFIXES, content_key, discover, load_document
 from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.lexical import analyzer_version
+from kb.reports import FileProblem
 from kb.models import Chunk, Document, IndexManifest
 from kb.store import DocumentRecord, IndexReader, IndexStore, IndexWriter, fault_point, open_store
 from kb.store.caches import ConversionCache
 
 Progress = Callable[[str, int, int], None]
 DocState = Literal["new", "changed", "unchanged", "removed", "failed"]
-
-
-class FileProblem(BaseModel):
-    path: str
-    message: str
 
 
 class IndexReport(BaseModel):

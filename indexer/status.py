@@ -2,61 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from pydantic import BaseModel
-
-from indexer.build import FileProblem, make_plan, previous_documents
+from indexer.build import make_plan, previous_documents
 from indexer.chunk import CHUNKER_VERSION
 from kb.errors import IndexMissing
 from kb.knowledge_base import KnowledgeBase
-
-
-class StatusReport(BaseModel):
-    root: str
-    indexed: bool
-    documents: int = 0
-    chunks: int = 0
-    model: Optional[str] = None
-    faiss_index: Optional[str] = None
-    built_at: Optional[str] = None
-    age_seconds: Optional[float] = None
-    new: list[str] = []
-    changed: list[str] = []
-    removed: list[str] = []
-    outdated: list[str] = []  # chunker, analyzer: the index was built by other code than this kb's
-    problems: list[FileProblem] = []
-
-    def render(self) -> str:
-        lines = [f"knowledge base  {self.root}"]
-        if not self.indexed:
-            lines.append("index           none yet: run `kb index`")
-        else:
-            lines += [
-                f"index           {self.documents} documents, {self.chunks} passages ({self.faiss_index})",
-                f"model           {self.model}",
-                f"built           {self.built_at} ({_age(self.age_seconds or 0)} ago)",
-            ]
-        if self.outdated:
-            lines.append(f"settings        the {' and the '.join(self.outdated)} changed since indexing: "
-                         "`kb index` re-indexes every document (vectors come from the cache)")
-        pending = [("new", self.new), ("changed", self.changed), ("removed", self.removed)]
-        if any(items for _, items in pending):
-            lines.append("since indexing  " + ", ".join(f"{len(items)} {name}" for name, items in pending) + ": run `kb index`")
-            for name, items in pending:
-                lines += [f"  {name:8} {item}" for item in items]
-        elif self.indexed:
-            lines.append("since indexing  no changes")
-        for problem in self.problems:
-            lines.append(f"problem         {problem.message}")
-        return "\n".join(lines)
-
-
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit}"
-    return f"{seconds:.0f} s"
+from kb.reports import StatusReport
 
 
 def knowledge_base_status(kb: KnowledgeBase) -> StatusReport:

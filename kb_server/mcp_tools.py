@@ -16,7 +16,7 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
-from indexer.status import StatusReport
+from kb.reports import StatusReport
 from kb.errors import KBError
 from kb_server.engine import Engine
 from kb_server.errors import one_line

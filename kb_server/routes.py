@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from indexer.status import StatusReport
+from kb.reports import StatusReport
 from kb.handout import Handout
 from kb.errors import UsageError
 from kb_server.access_log import QUERY_STATE

@@ -10,7 +10,7 @@ import click
 
 from kb.errors import KBError
 from kb.models import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
-from search_cli.context import open_kb, progress_printer, run_index, with_index
+from search_cli.context import is_remote, open_kb, open_reader, progress_printer, run_index, server_option, with_index
 from search_cli.handout_cmd import handout
 from search_cli.maintain_cmd import add, remove, validate
 from search_cli.serve_cmd import mcp_stdio, serve
@@ -122,13 +122,14 @@ def index(ctx: click.Context, rebuild: bool) -> None:
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Retrieval: fused, vectors only, or BM25 only.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "md")), default="text", show_default=True, help="Output format.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@server_option
 @click.pass_context
 def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
     """Find the passages that answer QUERY (English, Danish or Norwegian)."""
     from search_cli import render
     from search_cli.text import argument_text
 
-    kb = open_kb(ctx)
+    kb = open_reader(ctx)
     text = argument_text(" ".join(query))
     result = with_index(ctx, kb, lambda: kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode,
                                                    doc_ids=list(doc_ids) or None))
@@ -145,24 +146,30 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
 @cli.command()
 @click.argument("chunk_id")
 @click.option("-c", "--context", default=1, show_default=True, type=click.IntRange(0, 10), help="Neighbouring passages on each side.")
+@server_option
 @click.pass_context
 def show(ctx, chunk_id: str, context: int) -> None:
     """Print passage CHUNK_ID with its neighbouring context."""
     from search_cli import render
 
-    this, before, after = open_kb(ctx).passage(chunk_id, context)
+    this, before, after = open_reader(ctx).passage(chunk_id, context)
     render.print_passage(this, before, after)
 
 
 @cli.command()
+@server_option
 @click.pass_context
 def status(ctx) -> None:
     """Documents, passages, model, index age and what changed since indexing."""
-    from indexer.status import knowledge_base_status
-
     from search_cli.text import terminal_safe
 
-    report = knowledge_base_status(open_kb(ctx))
+    kb = open_reader(ctx)
+    if is_remote(kb):
+        report = kb.status()
+    else:
+        from indexer.status import knowledge_base_status
+
+        report = knowledge_base_status(kb)
     click.echo(terminal_safe(report.render()))  # file names and problems come from the corpus
 
 

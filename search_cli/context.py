@@ -17,6 +17,28 @@ def open_kb(ctx: click.Context):
     return KnowledgeBase.open(ctx.obj["kb_dir"])
 
 
+def open_reader(ctx: click.Context):
+    """The kb server named by --server or KB_SERVER, else the local knowledge base: the commands
+    that only read (search, show, status, handout) answer the same from either."""
+    from kb.remote import remote_from
+
+    return remote_from(ctx.obj.get("server")) or open_kb(ctx)
+
+
+def is_remote(kb) -> bool:
+    return not hasattr(kb, "paths")
+
+
+def _remember_server(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(dict)["server"] = value
+
+
+server_option = click.option(
+    "--server", metavar="URL", expose_value=False, callback=_remember_server,
+    help="Ask the kb server at URL (default: $KB_SERVER; token from $KB_TOKEN or $KB_TOKEN_FILE).")
+
+
 def progress_printer():
     """A progress bar on stderr; plain lines ("embedding: 120 …") when stderr is not a terminal."""
     if not sys.stderr.isatty():
@@ -73,7 +95,7 @@ def with_index(ctx: click.Context, kb, action: Callable[[], T]) -> T:
     try:
         result = action()
     except IndexMissing:
-        if not kb.paths.corpus.is_dir():
+        if is_remote(kb) or not kb.paths.corpus.is_dir():
             raise
         click.echo("kb: no index yet; building it now (this is `kb index`) …", err=True)
         run_index(ctx, rebuild=False)

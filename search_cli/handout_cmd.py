@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from search_cli.context import open_kb, with_index
+from search_cli.context import is_remote, open_reader, server_option, with_index
 
 
 @click.command()
@@ -16,6 +16,7 @@ from search_cli.context import open_kb, with_index
               help="Markdown, or one self-contained printable HTML page.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Write to FILE instead of stdout.")
+@server_option
 @click.pass_context
 def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> None:
     """Build a handout from PLAN (YAML): the best cited passages per theme and a source list."""
@@ -25,10 +26,13 @@ def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> No
     from search_cli.text import terminal_safe
 
     course = load_plan(plan)  # a broken plan fails before the index or encoder loads
-    kb = open_kb(ctx)
+    kb = open_reader(ctx)
     if output is not None:
-        refuse_to_overwrite_inputs(output, plan, kb.paths)
-    result = with_index(ctx, kb, lambda: build_handout(kb, course))
+        refuse_to_overwrite_inputs(output, plan, None if is_remote(kb) else kb.paths)
+    if is_remote(kb):  # the server searches its own index; the handout is rendered here, as locally
+        result = kb.handout(plan.read_text(encoding="utf-8"))
+    else:
+        result = with_index(ctx, kb, lambda: build_handout(kb, course))
     text = terminal_safe(handout_render.html(result) if fmt == "html" else handout_render.markdown(result))
     if output is None:
         click.echo(text, nl=False)
@@ -49,6 +53,6 @@ def refuse_to_overwrite_inputs(output: Path, plan: Path, paths) -> None:
     target = output.resolve()
     if target == plan.resolve() or (output.exists() and plan.exists() and os.path.samefile(output, plan)):
         raise UsageError(f"-o {output}: that is the plan itself; write the handout to another file")
-    for folder, what in ((paths.corpus, "the corpus"), (paths.index, "the index")):
+    for folder, what in ((paths.corpus, "the corpus"), (paths.index, "the index")) if paths else ():
         if target.is_relative_to(folder.resolve()):
             raise UsageError(f"-o {output}: inside {what} ({folder}); write the handout outside it")

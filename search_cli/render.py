@@ -18,7 +18,8 @@ _DOCUMENT_FIELDS = ("title", "section", "text", "citation", "chunk_id", "doc_id"
 
 def safe_hit(hit: Hit) -> Hit:
     """The hit with the control characters of its document's text and metadata made harmless."""
-    return hit.model_copy(update={name: terminal_safe(getattr(hit, name)) for name in _DOCUMENT_FIELDS})
+    fields = type(hit).model_fields  # a remote answer's hits carry the contract's fields only
+    return hit.model_copy(update={name: terminal_safe(getattr(hit, name)) for name in _DOCUMENT_FIELDS if name in fields})
 
 
 def json_text(result: SearchResult) -> str:

