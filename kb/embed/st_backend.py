@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kb.embed import clean_for_encoder
+from kb.embed.text import clean_for_encoder
 from kb.errors import UsageError
 from kb.models import EmbedderSpec
 
