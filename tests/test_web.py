@@ -10,10 +10,7 @@ inside the page. The browser is Debian's chromium with its chromedriver, driven 
 from __future__ import annotations
 
 import gzip
-import os
 import re
-import shutil
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -356,7 +353,7 @@ def test_basket_from_two_searches_downloads_a_handout_and_survives_a_reload(brow
     browser.search(TRUST)
     add_theme(browser, "Tillid")
     trust = browser.results()
-    first = add_result(browser, TVERSKOV)
+    add_result(browser, TVERSKOV)
     second_citation = next(r["citation"] for r in trust if not re.search("tverskov|kobro", r["citation"]))
     second = add_result(browser, second_citation)
     # added passages say so, and cannot be added twice
