@@ -7,9 +7,9 @@ the default encoder in a temporary folder), opens the page in headless Chromium 
 chromium and chromedriver), warms the server up with three searches, then types one question
 after another into the search box and presses Enter. The page itself measures each search with
 performance.now(): from the Enter keydown to the results drawn (the last change to the results
-list), and to the next frame after that (painted). The server's own answer time for the same
-request is measured beside it, from Python, so the difference is the browser's share (request,
-JSON, drawing). The questions are the first N of eval/queries.yaml, so each search is new.
+list), and to the next frame after that (painted); with the request's own timing (Resource
+Timing) it splits into the request as the browser saw it and the drawing after the response.
+The server's answer time for the same request is measured beside it from Python. The questions are the first N of eval/queries.yaml, so each search is new.
 
 --screenshots DIR also writes the PNGs the README shows: the search page (Danish interface, the
 trust question, two passages in the basket) and the handout downloaded from that basket.
@@ -50,8 +50,10 @@ const seen = new MutationObserver(() => {
   drawn = performance.now();
   if (pressed !== null && !results.hasAttribute('aria-busy') && results.querySelector('article.hit')) {
     seen.disconnect();
+    const request = performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/search?')).pop();
     requestAnimationFrame(() => setTimeout(() => {
-      window.__kbMeasure = {drawn: drawn - pressed, painted: performance.now() - pressed};
+      window.__kbMeasure = {drawn: drawn - pressed, painted: performance.now() - pressed,
+                            request: request.responseEnd - request.startTime, drawing: drawn - request.responseEnd};
     }));
   }
 });
@@ -186,6 +188,8 @@ def main() -> None:
                 "runs": len(runs),
                 "enter_to_results_drawn_ms": spread([r["drawn"] for r in runs]),
                 "enter_to_painted_ms": spread([r["painted"] for r in runs]),
+                "request_in_browser_ms": spread([r["request"] for r in runs]),
+                "response_to_drawn_ms": spread([r["drawing"] for r in runs]),
                 "server_answer_ms": spread([r["server_ms"] for r in runs]),
                 "raw": runs,
             }
