@@ -21,6 +21,7 @@ from typing import Annotated, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
+from kb.confidence import WEAK_BELOW
 from kb.errors import UsageError
 from kb.models import ID_PATTERN, MAX_QUERY_CHARS, MAX_TOP_K, Hit, Kind, Language, LanguageFilter
 from kb.validation import one_line
@@ -137,12 +138,16 @@ class Passage(BaseModel):
     language: str
     text: str
     collapsed: list[Citation] = Field(default_factory=list, description="near-duplicates shown only as references")
+    confidence: Optional[float] = Field(
+        default=None, description="0-1: how well it matches the theme's best-matched question; none for a named passage")
 
 
 class ThemeSection(BaseModel):
     title: str
     questions: list[str]
     passages: list[Passage]
+    weak_match: bool = Field(
+        default=False, description="the theme was searched and no passage matches its questions well")
 
 
 class Source(BaseModel):
@@ -176,6 +181,7 @@ class _Candidate:
     best_rank: int
     rank_sum: float  # reciprocal ranks over the theme's questions: more questions answered, better fit
     best_score: float
+    confidence: float  # the best over the theme's questions
 
     def fit(self) -> tuple:
         return (-1.0 / self.best_rank, -self.rank_sum, -self.best_score)
@@ -200,8 +206,10 @@ def build_handout(kb, plan: HandoutPlan) -> Handout:
         passages = []
         for hit, twins in picks:
             cites = [_cite(h, numbers.setdefault(h.doc_id, len(numbers) + 1)) for h in (hit, *twins)]
-            passages.append(Passage(cite=cites[0], language=hit.language, text=hit.text, collapsed=cites[1:]))
-        sections.append(ThemeSection(title=theme.title, questions=list(theme.questions), passages=passages))
+            passages.append(Passage(cite=cites[0], language=hit.language, text=hit.text, collapsed=cites[1:],
+                                    confidence=hit.confidence))
+        weak = theme.chunks is None and not any(p.confidence >= WEAK_BELOW for p in passages)
+        sections.append(ThemeSection(title=theme.title, questions=list(theme.questions), passages=passages, weak_match=weak))
     sources = [_source(number, docs[doc_id]) for doc_id, number in numbers.items()]
     return Handout(title=plan.title, audience=plan.audience, intro=plan.intro, language=plan.language,
                    themes=sections, sources=sources)
@@ -253,8 +261,10 @@ def _theme_candidates(kb, theme: Theme) -> dict[str, _Candidate]:
         for hit in result.hits:
             seen = found.get(hit.chunk_id)
             if seen is None:
-                found[hit.chunk_id] = _Candidate(hit=hit, best_rank=hit.rank, rank_sum=1.0 / hit.rank, best_score=hit.score)
+                found[hit.chunk_id] = _Candidate(hit=hit, best_rank=hit.rank, rank_sum=1.0 / hit.rank, best_score=hit.score,
+                                                 confidence=hit.confidence)
             else:
+                seen.confidence = max(seen.confidence, hit.confidence)
                 seen.rank_sum += 1.0 / hit.rank
                 seen.best_score = max(seen.best_score, hit.score)
                 if hit.rank < seen.best_rank:
@@ -269,7 +279,9 @@ def _assign(plan: HandoutPlan, candidates: list[dict[str, _Candidate]], chosen: 
         ((cand.fit(), t, chunk_id) for t, found in enumerate(candidates) for chunk_id, cand in found.items()),
     )
     for _, t, chunk_id in pairs:
-        if chunk_id not in used and _place(chosen[t], candidates[t][chunk_id].hit, shingles, plan.themes[t].passages):
+        cand = candidates[t][chunk_id]
+        hit = cand.hit.model_copy(update={"confidence": cand.confidence})
+        if chunk_id not in used and _place(chosen[t], hit, shingles, plan.themes[t].passages):
             used.add(chunk_id)
 
 

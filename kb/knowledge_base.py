@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import kb.retrieve as retrieve
 from kb.config import KBConfig, KBPaths, find_root, load_config
 from kb.citation import citation
+from kb.confidence import QuerySignal, confidences
 from kb.errors import KBError, ModelMismatch, PassageNotFound, UsageError
 from kb.models import (KINDS, LANGUAGE_FILTERS, MAX_QUERY_CHARS, MAX_TOP_K, MODES, Chunk, Hit, IndexManifest,
                        SearchMode, SearchResult)
@@ -164,7 +165,13 @@ class KnowledgeBase:
         if gen.manifest.chunks == 0 or (scope is not None and gen.count(scope) == 0):
             return SearchResult(query=text, model=self.model_name, mode=mode, hits=[])
         ranked = retrieve.rank(gen, text, k, mode, scope, self.config.search, self.query_vector)
-        return SearchResult(query=text, model=self.model_name, mode=mode, hits=self._hits(gen, ranked))
+        hits = self._hits(gen, ranked)
+        terms = gen.analyzer.terms(text)
+        signal = QuerySignal(content_words=len(terms.words), coverage=gen.lexical_coverage(terms))
+        for hit, sure in zip(hits, confidences(signal, [(d, lex) for _, _, d, lex in ranked], self.model_name)):
+            hit.confidence = sure
+        return SearchResult(query=text, model=self.model_name, mode=mode, hits=hits,
+                            confidence=max((hit.confidence for hit in hits), default=0.0))
 
     def query_vector(self, query: str) -> "np.ndarray":
         """The question embedded by the encoder the index was built with."""

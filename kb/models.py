@@ -7,6 +7,8 @@ from typing import Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kb.confidence import WEAK_BELOW
+
 # Each concept is written out once, here; pydantic fields, click choices and the shell's
 # settings all derive from these.
 Language = Literal["da", "nb", "en"]
@@ -134,6 +136,9 @@ class ContractHit(BaseModel):
     section: str
     citation: str
     text: str
+    confidence: Optional[float] = Field(
+        default=None, description="0-1: how well this passage matches the question, whatever the other hits "
+        "(under 0.5: not a good match); none for a passage not found by a search")
 
 
 class Hit(ContractHit):
@@ -153,6 +158,12 @@ class SearchResult(BaseModel):
     model: str
     mode: SearchMode
     hits: list[Hit]
+    confidence: float = 0.0  # the best hit's confidence (0 without hits)
+
+    @property
+    def weak_match(self) -> bool:
+        """No hit matches the question well: the best of them is no answer."""
+        return self.confidence < WEAK_BELOW
 
     def contract(self) -> dict:
         """The stable JSON shape other tools depend on."""
@@ -160,6 +171,8 @@ class SearchResult(BaseModel):
         return {
             "query": self.query,
             "model": self.model,
+            "weak_match": self.weak_match,
+            "confidence": self.confidence,
             "results": [{key: getattr(hit, key) for key in keys} for hit in self.hits],
         }
 

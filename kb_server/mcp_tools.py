@@ -84,6 +84,9 @@ def search_text(contract: dict) -> str:
         section = f" — {r['section']}" if r["section"] else ""
         blocks.append(f"{r['rank']}. {r['title']}{section} ({r['language']}, {r['kind']})\n"
                       f"   {r['citation']} · {r['chunk_id']}\n{indented(r['text'])}")
+    if contract["weak_match"]:  # first, so a model reading the answer does not take it as one
+        blocks.insert(0, f"Weak match (confidence {contract['confidence']:.2f} of 1): nothing below answers "
+                         "the question well; these are only the nearest passages.")
     return "\n\n".join(blocks)
 
 

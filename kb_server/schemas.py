@@ -58,6 +58,8 @@ class SearchContract(BaseModel):
 
     query: str
     model: str
+    weak_match: bool = Field(description="no result matches the question well: the nearest passages, not answers")
+    confidence: float = Field(description="0-1: the best result's confidence (under 0.5: a weak match)")
     results: list[ContractHit]
 
 

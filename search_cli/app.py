@@ -141,6 +141,9 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
     else:
         given = {"--lang": None if lang == "all" else lang, "--kind": kind, "--doc": ", ".join(doc_ids) or None}
         render.print_hits(result, kb.highlighter(text), filters=" ".join(f"{k} {v}" for k, v in given.items() if v))
+    note = render.weak_note(result)  # last, where a reader's eye ends up
+    if note:
+        click.echo(note, err=True)
 
 
 @cli.command()

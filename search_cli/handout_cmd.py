@@ -34,6 +34,10 @@ def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> No
     else:
         result = with_index(ctx, kb, lambda: build_handout(kb, course))
     text = terminal_safe(handout_render.html(result) if fmt == "html" else handout_render.markdown(result))
+    weak = [theme.title for theme in result.themes if theme.weak_match and theme.passages]
+    if weak:
+        click.echo(terminal_safe(f"kb: note: nothing matches the questions of {', '.join(map(repr, weak))} well; "
+                                 "the handout says so under the theme"), err=True)
     if output is None:
         click.echo(text, nl=False)
         return

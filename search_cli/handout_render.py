@@ -9,12 +9,15 @@ from kb.handout import Citation, Handout, Source
 
 LABELS = {
     "da": {"audience": "Målgruppe", "questions": "Spørgsmål", "sources": "Kilder", "none": "Ingen passager fundet.",
+           "weak": "Intet i kilderne besvarer disse spørgsmål godt; passagerne nedenfor er kun de nærmeste.",
            "line": "linje", "lines": "linje", "page": "s.", "pages": "s.", "also": "Også i", "file": "Fil",
            "original": "original"},
     "nb": {"audience": "Målgruppe", "questions": "Spørsmål", "sources": "Kilder", "none": "Ingen passasjer funnet.",
+           "weak": "Ingenting i kildene svarer godt på disse spørsmålene; passasjene nedenfor er bare de nærmeste.",
            "line": "linje", "lines": "linje", "page": "s.", "pages": "s.", "also": "Også i", "file": "Fil",
            "original": "original"},
     "en": {"audience": "Audience", "questions": "Questions", "sources": "Sources", "none": "No passages found.",
+           "weak": "Nothing in the sources answers these questions well; the passages below are only the nearest.",
            "line": "line", "lines": "lines", "page": "p.", "pages": "pp.", "also": "Also in", "file": "File",
            "original": "original"},
 }
@@ -45,6 +48,8 @@ def markdown(handout: Handout) -> str:
         lines += [f"- {question}" for question in theme.questions] + [""]
         if not theme.passages:
             lines += [f"*{labels['none']}*", ""]
+        elif theme.weak_match:
+            lines += [f"*{labels['weak']}*", ""]
         for passage in theme.passages:
             lines += [f"> {line}" if line.strip() else ">" for line in passage.text.splitlines()]
             lines += [">", f"> — {citation_text(passage.cite, labels)} ({passage.language})"]
@@ -109,6 +114,8 @@ def html(handout: Handout) -> str:
         out += [f"<li>{escape(question)}</li>" for question in theme.questions] + ["</ul>"]
         if not theme.passages:
             out.append(f"<p><em>{escape(labels['none'])}</em></p>")
+        elif theme.weak_match:
+            out.append(f'<p class="weak"><em>{escape(labels["weak"])}</em></p>')
         for passage in theme.passages:
             lang = escape(passage.language)
             caption = f"— {_cite_html(passage.cite, labels)} <span class=\"lang\">({lang})</span>"

@@ -26,6 +26,14 @@ def json_text(result: SearchResult) -> str:
     return json.dumps(result.contract(), ensure_ascii=False, indent=2)
 
 
+def weak_note(result: SearchResult) -> str | None:
+    """One line for stderr when hits were found but none matches the question well."""
+    if not result.hits or not result.weak_match:
+        return None
+    return (f"kb: note: nothing matches this question well (confidence {result.confidence:.2f} of 1); "
+            "these are the nearest passages, not answers: try other words")
+
+
 def markdown(result: SearchResult) -> str:
     lines = [f"### {terminal_safe(result.query)}", ""]
     for hit in map(safe_hit, result.hits):

@@ -112,6 +112,9 @@ def run_shell(kb, k: int, lang: str, mode: str) -> None:
                 line = argument_text(line)
                 result = kb.search(line, k=settings.k, lang=settings.lang, mode=settings.mode)
                 render.print_hits(result, kb.highlighter(line), filters="" if settings.lang == "all" else f":lang {settings.lang}")
+                note = render.weak_note(result)
+                if note:
+                    click.echo(note, err=True)
             except KBError as exc:
                 click.echo(f"kb: error: {exc}", err=True)
             except KeyboardInterrupt:  # the question is dropped; the shell and its settings stay

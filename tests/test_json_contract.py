@@ -13,7 +13,7 @@ from indexer.clean import clean_text
 from indexer.load import load_document
 from kb import KnowledgeBase
 
-RESULT_KEYS = {"rank", "score", "chunk_id", "doc_id", "title", "language", "kind", "section", "citation", "text"}
+RESULT_KEYS = {"rank", "score", "chunk_id", "doc_id", "title", "language", "kind", "section", "citation", "text", "confidence"}
 QUERY = "how do we build trust with skeptical citizens"
 
 
@@ -36,10 +36,12 @@ def test_stdout_is_exactly_one_json_object(shipped_kb):
 
 
 def test_top_level_keys(contract):
-    assert set(contract) == {"query", "model", "results"}
+    assert set(contract) == {"query", "model", "weak_match", "confidence", "results"}
     assert contract["query"] == QUERY
     assert contract["model"] == "fake:hashed-ngrams"
     assert isinstance(contract["results"], list) and len(contract["results"]) == 10
+    assert type(contract["weak_match"]) is bool
+    assert contract["confidence"] == max(r["confidence"] for r in contract["results"])
 
 
 def test_result_fields_and_types(contract):
@@ -47,7 +49,8 @@ def test_result_fields_and_types(contract):
         assert set(result) == RESULT_KEYS
         assert type(result["rank"]) is int
         assert type(result["score"]) is float
-        for key in RESULT_KEYS - {"rank", "score"}:
+        assert 0 <= result["confidence"] <= 1
+        for key in RESULT_KEYS - {"rank", "score", "confidence"}:
             assert type(result[key]) is str, key
         assert result["chunk_id"].startswith(result["doc_id"] + "#")
         assert result["language"] in ("da", "nb", "en")
@@ -112,7 +115,7 @@ def test_json_flag_and_format_json_agree(shipped_kb):
 def test_no_results_is_an_empty_list(shipped_kb):
     run = run_kb(shipped_kb, "search", QUERY, "--json", "--lang", "en")
     assert run.exit_code == 0, run.output
-    assert run.json() == {"query": QUERY, "model": "fake:hashed-ngrams", "results": []}
+    assert run.json() == {"query": QUERY, "model": "fake:hashed-ngrams", "weak_match": True, "confidence": 0.0, "results": []}
 
 
 def test_json_survives_non_ascii(shipped_kb):
