@@ -279,9 +279,10 @@ def _assign(plan: HandoutPlan, candidates: list[dict[str, _Candidate]], chosen: 
         ((cand.fit(), t, chunk_id) for t, found in enumerate(candidates) for chunk_id, cand in found.items()),
     )
     for _, t, chunk_id in pairs:
-        cand = candidates[t][chunk_id]
-        hit = cand.hit.model_copy(update={"confidence": cand.confidence})
-        if chunk_id not in used and _place(chosen[t], hit, shingles, plan.themes[t].passages):
+        if chunk_id in used:
+            continue
+        cand = candidates[t][chunk_id]  # its confidence: for the theme's question it matches best
+        if _place(chosen[t], cand.hit.model_copy(update={"confidence": cand.confidence}), shingles, plan.themes[t].passages):
             used.add(chunk_id)
 
 

@@ -94,6 +94,14 @@ def test_search_gives_cited_text_and_the_json_contract(connect, kb_root):
     assert re.findall(r"^(\d+)\. ", text, flags=re.M) == ["1", "2", "3"]
 
 
+def test_a_weak_match_says_so_first(connect, kb_root):
+    junk, good = run(connect, ("search", {"query": "?!"}), ("search", {"query": QUERY, "top_k": 3}))
+    assert junk.structured_content == run_kb(kb_root, "search", "?!", "--json").json()
+    assert junk.structured_content["weak_match"] is True
+    assert junk.content[0].text.startswith("Weak match (confidence 0.00 of 1): nothing below answers the question well")
+    assert good.structured_content["weak_match"] is False and "Weak match" not in good.content[0].text
+
+
 def test_search_filters_are_those_of_kb_search(connect, kb_root):
     cli = run_kb(kb_root, "search", QUERY, "--lang", "nb", "--mode", "lexical", "--doc", "frivillige-partnere", "--json")
     (result,) = run(connect, ("search", {"query": QUERY, "lang": "nb", "mode": "lexical", "doc": ["frivillige-partnere"]}))
