@@ -34,19 +34,20 @@ def handout(ctx: click.Context, plan: Path, fmt: str, output: Path | None) -> No
     else:
         result = with_index(ctx, kb, lambda: build_handout(kb, course))
     text = terminal_safe(handout_render.html(result) if fmt == "html" else handout_render.markdown(result))
-    weak = [theme.title for theme in result.themes if theme.weak_match and theme.passages]
-    if weak:
-        click.echo(terminal_safe(f"kb: note: nothing matches the questions of {', '.join(map(repr, weak))} well; "
-                                 "the handout says so under the theme"), err=True)
+    weak_themes = [theme.title for theme in result.themes if theme.weak_match and theme.passages]
+    weak = f"nothing matches the questions of {', '.join(map(repr, weak_themes))} well; the handout says so under the theme"
     if output is None:
         click.echo(text, nl=False)
+        if weak_themes:
+            click.echo(terminal_safe(f"kb: note: {weak}"), err=True)
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{output}: cannot write the handout ({exc.strerror}); choose another -o FILE") from None
     cited = sum(len(theme.passages) for theme in result.themes)
-    click.echo(f"wrote {output}: {len(result.themes)} themes, {cited} passages, {len(result.sources)} sources", err=True)
+    summary = f"wrote {output}: {len(result.themes)} themes, {cited} passages, {len(result.sources)} sources"
+    click.echo(terminal_safe(f"{summary}; {weak}" if weak_themes else summary), err=True)  # one line
 
 
 def refuse_to_overwrite_inputs(output: Path, plan: Path, paths) -> None:
