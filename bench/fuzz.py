@@ -64,7 +64,9 @@ def known_in(root: Path) -> Known:
     from kb import KnowledgeBase
 
     kb = KnowledgeBase.open(root)
-    rows = kb.generation.db.execute("SELECT chunk_id, doc_id, text FROM chunks ORDER BY row").fetchall()
+    index = kb.generation
+    passages = index.document_passages([d.doc_id for d in index.documents()])  # in row order
+    rows = [(p.chunk.chunk_id, p.chunk.doc_id, p.chunk.text) for p in passages]
     kb.close()
     return Known(
         doc_ids=tuple(sorted({doc for _, doc, _ in rows})),

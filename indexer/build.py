@@ -27,7 +27,7 @@ from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
 from kb.lexical import analyzer_version
 from kb.reports import FileProblem
 from kb.models import Chunk, Document, IndexManifest
-from kb.store import DocumentRecord, IndexReader, IndexStore, IndexWriter, fault_point, open_store
+from kb.store import DamagedVectors, DocumentRecord, EmbeddingCache, IndexReader, IndexStore, IndexWriter, fault_point, open_store
 from kb.store.caches import ConversionCache
 
 Progress = Callable[[str, int, int], None]
@@ -45,6 +45,7 @@ class IndexReport(BaseModel):
     embedded: int = 0  # passages with at least one newly computed vector
     seconds: float = 0.0
     generation: Optional[str] = None
+    repaired: list[str] = []  # damage found in the index or its cache, and made good by this run
 
 
 @dataclass
@@ -137,18 +138,30 @@ def build_index(
     progress = progress or (lambda stage, done, total: None)
     store = open_store(paths, config)
     with contextlib.closing(store), store.writer() as writer, keys_kept_for_one_build():
-        if rebuild:
-            writer.discard()
-        try:
-            previous = previous_documents(store)
-        except IndexCorrupt as exc:
-            raise IndexCorrupt(f"{exc}".replace("run `kb index --rebuild`", "run `kb index --rebuild` to start from scratch")) from None
+        previous, damage = ({}, []) if rebuild else _live_documents(store)
         plan = make_plan(paths, config, previous)
         report = _apply(plan, writer, config, progress)
+        rebuilt = [f"{found}; the index was rebuilt from the corpus and the embedding cache" for found in damage]
+        report.repaired = rebuilt + writer.repairs + report.repaired
         if report.added or report.changed or report.removed:  # else the last build already pruned
             _forget_old_conversions(paths)
     report.seconds = round(time.perf_counter() - started, 2)
     return report
+
+
+def _live_documents(store: IndexStore) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """The live index's documents to build on, or none and what is damaged in it: a damaged
+    index is rebuilt beside itself from the corpus, its vectors coming from the embedding cache."""
+    try:
+        damage = [f"{d.part} was damaged ({d.problem})" for d in store.verify()]
+    except IndexMissing:
+        return {}, []
+    if not damage:
+        try:
+            return previous_documents(store), []
+        except IndexCorrupt as exc:
+            damage = [str(exc).split("; ")[0]]
+    return {}, damage
 
 
 def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Progress) -> IndexReport:
@@ -199,23 +212,26 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
 
     cache = writer.embedding_cache(embedder.dim)
     try:
-        missing = cache.missing(keys)
-        missing_set = set(missing)
-        report.embedded = len({row for row, key in zip(view_rows, keys) if key in missing_set})
-        batch = max(config.embedder.batch_size, 1) * 4
-        progress("embedding", 0, len(missing))
-        for start in range(0, len(missing), batch):
-            part = missing[start : start + batch]
-            cache.put(part, embedder.embed_passages([texts_by_key[k] for k in part]))
-            progress("embedding", min(start + batch, len(missing)), len(missing))
-            fault_point("during-embedding")
-
-        progress("writing index", 0, 1)
+        embedded_rows: set[int] = set()
+        for attempt in range(2):  # a cached vector that fails its check is forgotten: the second pass embeds it again
+            embedded_rows |= _embed_missing(cache, embedder, keys, view_rows, texts_by_key, config, progress)
+            progress("writing index", 0, 1)
+            generation = writer.new_generation()
+            try:
+                kind, params = generation.write_vectors(np.asarray(view_rows, dtype=np.int32), keys, cache)
+                break
+            except DamagedVectors as exc:
+                generation.abort()
+                if attempt:
+                    raise IndexCorrupt(f"{exc}; run `kb index` again") from None
+                report.repaired.append(str(exc))
+            except BaseException:
+                generation.abort()
+                raise
+        report.embedded = len(embedded_rows)
         from kb.lexical import LexicalIndex
 
-        generation = writer.new_generation()
         try:
-            kind, params = generation.write_vectors(np.asarray(view_rows, dtype=np.int32), keys, cache)
             fault_point("during-write")
             generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]))
             fault_point("after-lexical")
@@ -231,7 +247,7 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
             )
             report.generation = generation.commit(manifest)
         except BaseException:
-            generation.abort()
+            generation.abort()  # frees the space a half-written generation took
             raise
         cache.retain(keys)
     finally:
@@ -239,6 +255,23 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
     progress("writing index", 1, 1)
     report.documents, report.chunks = len(documents), len(chunks)
     return report
+
+
+def _embed_missing(
+    cache: EmbeddingCache, embedder, keys: list[str], view_rows: list[int], texts_by_key: dict[str, str],
+    config: KBConfig, progress: Progress,
+) -> set[int]:
+    """Embed the views the cache has no vector for; the passage rows that got one."""
+    missing = cache.missing(keys)
+    missing_set = set(missing)
+    batch = max(config.embedder.batch_size, 1) * 4
+    progress("embedding", 0, len(missing))
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
+        cache.put(part, embedder.embed_passages([texts_by_key[k] for k in part]))
+        progress("embedding", min(start + batch, len(missing)), len(missing))
+        fault_point("during-embedding")
+    return {row for row, key in zip(view_rows, keys) if key in missing_set}
 
 
 def _forget_old_conversions(paths: KBPaths) -> None:

@@ -41,6 +41,10 @@ class IndexBusy(KBError):
     """Another process holds the index lock."""
 
 
+class IndexWriteError(KBError):
+    """The index folder cannot take a write: the disk is full, or it is read-only."""
+
+
 class IndexOutdated(IndexCorrupt):
     """The index was written in an older format; `kb index` rebuilds it."""
 

@@ -221,3 +221,4 @@ class IndexManifest(BaseModel):
     chunks: int
     vectors: int
     file_sizes: dict[str, int] = Field(default_factory=dict, description="bytes of each index file, to catch damage early")
+    checksums: dict[str, str] = Field(default_factory=dict, description="'algorithm:digest' of each index file")

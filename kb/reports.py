@@ -27,10 +27,13 @@ class StatusReport(BaseModel):
     removed: list[str] = []
     outdated: list[str] = []  # chunker, analyzer: the index was built by other code than this kb's
     problems: list[FileProblem] = []
+    damaged: list[str] = []  # parts of the index that no longer hold what was written
 
     def render(self) -> str:
         lines = [f"knowledge base  {self.root}"]
-        if not self.indexed:
+        if not self.indexed and self.damaged:
+            lines.append("index           damaged")
+        elif not self.indexed:
             lines.append("index           none yet: run `kb index`")
         else:
             lines += [
@@ -46,10 +49,13 @@ class StatusReport(BaseModel):
             lines.append("since indexing  " + ", ".join(f"{len(items)} {name}" for name, items in pending) + ": run `kb index`")
             for name, items in pending:
                 lines += [f"  {name:8} {item}" for item in items]
-        elif self.indexed:
+        elif self.indexed and not self.damaged:
             lines.append("since indexing  no changes")
         for problem in self.problems:
             lines.append(f"problem         {problem.message}")
+        lines += [f"damaged         {part}" for part in self.damaged]
+        if self.damaged:
+            lines.append("repair          run `kb index`: it rebuilds the index from the corpus and the embedding cache")
         return "\n".join(lines)
 
 

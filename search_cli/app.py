@@ -104,7 +104,7 @@ def cli(ctx: click.Context, kb_dir: str | None) -> None:
 
 
 @cli.command()
-@click.option("--rebuild", is_flag=True, help="Start from scratch (re-embed everything).")
+@click.option("--rebuild", is_flag=True, help="Re-index every document from scratch (the current index serves until it is done; cached vectors are reused).")
 @click.pass_context
 def index(ctx: click.Context, rebuild: bool) -> None:
     """Build or update the index (only new and changed documents are embedded)."""
@@ -174,6 +174,8 @@ def status(ctx) -> None:
 
         report = knowledge_base_status(kb)
     click.echo(terminal_safe(report.render()))  # file names and problems come from the corpus
+    if report.damaged:
+        ctx.exit(1)
 
 
 @cli.command()

@@ -78,6 +78,8 @@ def run_index(ctx: click.Context, rebuild: bool):
 def print_index_summary(report) -> None:
     for problem in report.failed:
         click.echo(f"kb: skipped {problem.message}", err=True)
+    for repair in report.repaired:
+        click.echo(f"kb: note: {repair}", err=True)
     if report.documents == 0:
         click.echo("kb: the corpus has no documents yet: add files with `kb add PATH` (see README)", err=True)
     click.echo(

@@ -157,13 +157,13 @@ def _empty_dense(gen):
 
 @pytest.mark.parametrize("corrupt", [_truncate_dense, _empty_dense, _garbage_sqlite, _garbage_manifest],
                          ids=["dense-truncated", "dense-empty", "sqlite-garbage", "manifest-garbage"])
-def test_corrupt_index_says_rebuild_and_rebuild_repairs(fixture_kb, corrupt):
+def test_corrupt_index_says_run_kb_index_and_it_repairs(fixture_kb, corrupt):
     corrupt(_live_generation(fixture_kb))
     for args in (["search", QUERY], ["search", QUERY, "--json"], ["search", QUERY, "--mode", "dense"]):
-        error = assert_one_line_error(run_kb(fixture_kb, *args), usage=False, mentions=("kb index --rebuild",))
+        error = assert_one_line_error(run_kb(fixture_kb, *args), usage=False, mentions=("run `kb index`",))
         assert error.startswith("kb: error:")
 
-    run = run_kb(fixture_kb, "index", "--rebuild")
+    run = run_kb(fixture_kb, "index")
     run.assert_no_traceback()
     assert run.exit_code == 0, run.output
     run = run_kb(fixture_kb, "search", QUERY, "--json", "-k", "1")

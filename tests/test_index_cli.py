@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 
@@ -91,7 +92,11 @@ def test_an_index_from_an_older_analyzer_is_named_by_status_and_updated_by_index
         run_kb(fixture_kb, "index")
     index = fixture_kb / ".kb"
     lexical = index / (index / "CURRENT").read_text(encoding="utf-8").strip() / "lexical"
-    (lexical / "concepts.json").unlink()  # analyzer 5 wrote none
+    (lexical / "concepts.json").unlink()  # analyzer 5 wrote none, and its manifest listed none
+    manifest = json.loads((lexical.parent / "manifest.json").read_text(encoding="utf-8"))
+    for files in (manifest["file_sizes"], manifest["checksums"]):
+        del files["lexical/concepts.json"]
+    (lexical.parent / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert search_json(fixture_kb, TRUST_QUERY, "-k", "1")[0]["doc_id"] == "tillid-i-praksis"  # still answers
     assert "another analyzer (stemming, glossary)" in run_kb(fixture_kb, "search", TRUST_QUERY).stderr
 

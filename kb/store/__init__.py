@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kb.store.base import (
-    DocumentRecord, EmbeddingCache, GenerationWriter, IndexReader, IndexStore, IndexWriter, LexicalScores,
-    PassageFilter, PassageRecord, QueryAnalyzer, fault_point,
+    Damage, DamagedVectors, DocumentRecord, EmbeddingCache, GenerationWriter, IndexReader, IndexStore, IndexWriter,
+    LexicalScores, PassageFilter, PassageRecord, QueryAnalyzer, fault_point,
 )
 
 __all__ = [
-    "DocumentRecord", "EmbeddingCache", "GenerationWriter", "IndexReader", "IndexStore", "IndexWriter",
-    "LexicalScores", "PassageFilter", "PassageRecord", "QueryAnalyzer", "fault_point", "open_store",
+    "Damage", "DamagedVectors", "DocumentRecord", "EmbeddingCache", "GenerationWriter", "IndexReader", "IndexStore",
+    "IndexWriter", "LexicalScores", "PassageFilter", "PassageRecord", "QueryAnalyzer", "fault_point", "open_store",
 ]
 
 

