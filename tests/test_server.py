@@ -464,6 +464,8 @@ def test_requests_during_a_commit_each_answer_from_one_generation(fixture_kb):
         threads = [threading.Thread(target=ask) for _ in range(3)]
         for t in threads:
             t.start()
+        # the old generation answers first: the commit must come after, not race the first request
+        wait_for(lambda: any(a.request.url.path == "/v1/documents" for a in answers))
         write_corpus(fixture_kb, {"klimaraad.md": NEW_DOC})
         assert index_kb(fixture_kb).exit_code == 0
         with served.client() as client:
