@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from indexer.build import IndexReport, Progress, build_index
 from kb.config import KBConfig, KBPaths, StoreSettings
 from kb.errors import IndexMissing, ModelMismatch, UsageError
-from kb.store import open_store
+from kb.store import DamagedVectors, open_store
 
 COPY_BATCH = 20_000
 
@@ -46,7 +46,12 @@ def move_to_database(paths: KBPaths, config: KBConfig, url: str, progress: Progr
         progress("copying vectors", 0, len(keys))
         for start in range(0, len(keys), COPY_BATCH):
             part = keys[start : start + COPY_BATCH]
-            sink.put(part, source.get(part))
+            try:
+                vectors = source.get(part)
+            except DamagedVectors as exc:  # forgotten by the cache: the build below computes them again
+                part = [k for k in part if k not in set(exc.keys)]
+                vectors = source.get(part)
+            sink.put(part, vectors)
             copied += len(part)
             progress("copying vectors", copied, len(keys))
     finally:

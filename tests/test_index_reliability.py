@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import index_kb, index_summary, md_doc, run_kb, run_kb_process, select_encoder, write_corpus, FIXTURE_DOCS
+from conftest import FIXTURE_DOCS, index_kb, index_summary, md_doc, place_index, run_kb, run_kb_process, select_encoder, write_corpus
 from test_cli_errors import assert_one_line_error
 
 QUERY = "tillid borgere kommunen frivillige"
@@ -63,27 +63,35 @@ def flip(path: Path, count: int = 64) -> None:
 
 # -- kb index --rebuild builds beside the index in use ----------------------------------------------
 
-def test_rebuild_with_an_encoder_that_cannot_load_keeps_the_index(fixture_kb):
-    before = hits(fixture_kb)
-    config = fixture_kb / "kb.toml"
+@pytest.fixture
+def stored_kb(make_kb, store, request) -> Path:
+    """The fixture documents indexed in each store in turn (local files, PostgreSQL)."""
+    root = place_index(make_kb(), store, request)
+    assert index_kb(root).exit_code == 0
+    return root
+
+
+def test_rebuild_with_an_encoder_that_cannot_load_keeps_the_index(stored_kb):
+    before = hits(stored_kb)
+    config = stored_kb / "kb.toml"
     working = config.read_text(encoding="utf-8")
-    config.write_text(BROKEN_ENCODER, encoding="utf-8")
-    assert_index_error(run_kb(fixture_kb, "index", "--rebuild"), mentions=("sentence-transformers",))
-    lexical = run_kb(fixture_kb, "search", QUERY, "--mode", "lexical", "--json")  # needs no encoder
+    config.write_text(working.replace('[embedder]\nbackend = "fake"\n', BROKEN_ENCODER), encoding="utf-8")
+    assert_index_error(run_kb(stored_kb, "index", "--rebuild"), mentions=("sentence-transformers",))
+    lexical = run_kb(stored_kb, "search", QUERY, "--mode", "lexical", "--json")  # needs no encoder
     assert lexical.exit_code == 0 and lexical.json()["results"], lexical.output
     config.write_text(working, encoding="utf-8")
-    assert hits(fixture_kb) == before
+    assert hits(stored_kb) == before
 
 
 @pytest.mark.parametrize("point", ["during-write", "before-current"])
-def test_rebuild_killed_midway_keeps_the_index_and_its_vectors(fixture_kb, point):
-    before = hits(fixture_kb)
-    killed = run_kb_process(fixture_kb, "index", "--rebuild", env={"KB_FAULT_POINT": point})
+def test_rebuild_killed_midway_keeps_the_index_and_its_vectors(stored_kb, point):
+    before = hits(stored_kb)
+    killed = run_kb_process(stored_kb, "index", "--rebuild", env={"KB_FAULT_POINT": point})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert hits(fixture_kb) == before
-    counts = index_summary(index_kb(fixture_kb, "--rebuild"))
+    assert hits(stored_kb) == before
+    counts = index_summary(index_kb(stored_kb, "--rebuild"))
     assert counts["embedded"] == 0, "the embedding cache must survive a rebuild"
-    assert hits(fixture_kb) == before
+    assert hits(stored_kb) == before
 
 
 def test_rebuild_reuses_cached_vectors_and_forgets_stale_ones_after(fixture_kb):

@@ -90,7 +90,11 @@ class SqliteEmbeddingCache:
                 raise DamagedVectors(keys, self.replaced) from None
 
     def keys(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT key FROM vectors")]
+        try:
+            with self._reading([]):
+                return [r[0] for r in self.db.execute("SELECT key FROM vectors")]
+        except DamagedVectors:  # replaced by an empty cache
+            return []
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         unique = list(dict.fromkeys(keys))
