@@ -192,6 +192,14 @@ class EmbedderSpec(BaseModel):
     normalize: bool = True
     batch_size: int = Field(default=16, ge=1, le=1024)
 
+    @field_validator("normalize")
+    @classmethod
+    def _cosine_only(cls, value: bool) -> bool:
+        # Dense scores, their fusion and the weak-match bar are cosine similarities of unit vectors.
+        if not value:
+            raise ValueError("kb ranks by cosine similarity of normalised vectors; remove `normalize = false`")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _fake_model_by_default(cls, data):

@@ -83,6 +83,8 @@ def test_invalid_kb_toml_names_file_and_field(fixture_kb):
     (fixture_kb / "kb.toml").write_text('[embedder]\nbackend = "word2vec"\n', encoding="utf-8")
     error = assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "backend"))
     assert error.startswith("kb: error:")
+    (fixture_kb / "kb.toml").write_text('[embedder]\nbackend = "fake"\nnormalize = false\n', encoding="utf-8")
+    assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "normalize", "cosine"))
     (fixture_kb / "kb.toml").write_text("[embedder\nbackend = 1\n", encoding="utf-8")
     assert_one_line_error(run_kb(fixture_kb, "search", QUERY), usage=False, mentions=("kb.toml", "TOML"))
 
