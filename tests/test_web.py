@@ -222,6 +222,18 @@ def test_trust_question_shows_the_tverskov_passage_with_its_citation(browser_for
 
 
 @needs_browser
+def test_a_weak_match_says_so_beside_the_nearest_passages(browser):
+    browser.search("the of and to")  # nothing in the corpus answers this
+    note = "Nothing matches this question well: these are the nearest passages, not answers. Try other words."
+    assert browser.results(), "the nearest passages are still shown"
+    assert browser.find("#weak-note").text == note
+    assert browser.status().endswith(f". {note}")  # announced with the count
+    browser.search(TRUST)
+    assert browser.results() and not browser.find_all("#weak-note")
+    assert browser.status() == f"10 passages on “{TRUST}”"
+
+
+@needs_browser
 def test_filters_narrow_the_search_and_live_in_the_address(browser):
     browser.search(TRUST)
     browser.choose("#f-lang", "nb")
