@@ -445,6 +445,11 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def last_byte(run: dict) -> str:
+    spread = run["last_byte_s"]
+    return f"{spread['median']:.3f} s" if spread.get("n") else "– (prints nothing)"
+
+
 def render(report: dict) -> str:
     meta, r = report["meta"], report["results"]
     lines = ["# kb serve: benchmark", "",
@@ -454,7 +459,11 @@ def render(report: dict) -> str:
              + ("**The machine was loaded while this ran (1-minute load above its core count): these are not "
                 "quiet-machine figures; latency and the thin client's ratio to the floor suffer most.** "
                 if max(meta['load_at_start'][0], (meta.get('load_at_end') or [0])[0]) > (meta['machine'].get('cpus') or 1) else "")
-             + "Rerun on a quiet machine: `python -m bench.serve`.", "", "## Goals", "",
+             + "Rerun on a quiet machine: `python -m bench.serve`.", ""]
+    for more in meta.get("more_runs", []):
+        lines += [f"Stages {more['command'].split('--only ')[-1].split()[0]} ran again: `{more['command']}` on {more['date']}, "
+                  f"commit {more.get('git') or '?'}, load {more['load_at_start']} → {more.get('load_at_end')}.", ""]
+    lines += ["## Goals", "",
              "| what | measured | goal | |", "|---|---|---|---|"]
     c = r.get("client")
     if c and "runs" in c:
@@ -484,7 +493,7 @@ def render(report: dict) -> str:
         for name, run in c["runs"].items():
             w = run["wall_s"]
             lines.append(f"| {name} | {w['median']:.3f} s | {w['min']:.3f} | {w['p90']:.3f} | {w['max']:.3f} | "
-                         f"{run['last_byte_s'].get('median', float('nan')):.3f} s | {run['peak_rss_mb']['median']:.0f} MB |")
+                         f"{last_byte(run)} | {run['peak_rss_mb']['median']:.0f} MB |")
         lines.append(f"\nRatio of medians {c['ratio_to_floor']:.3f}; per round median {c['ratio_per_round']['median']:.3f} "
                      f"(min {c['ratio_per_round']['min']:.3f}, max {c['ratio_per_round']['max']:.3f}).")
     for key, title in (("load_shipped", "shipped corpus, real encoder"), ("load_generated", "generated knowledge base")):
@@ -554,17 +563,22 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.workdir).resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="kb-servebench-"))
     work.mkdir(parents=True, exist_ok=True)
     out_base = Path(args.out)
-    report = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "load_at_start": load(),
-                       "command": ("python -m bench.serve " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
-                       "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True,
-                                             cwd=REPO).stdout.strip() or None,
-                       "machine": machine(), "plan": plan.__dict__ | {"concurrency": list(plan.concurrency)}},
-              "results": {}}
+    this_run = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "load_at_start": load(),
+                "command": ("python -m bench.serve " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
+                "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True,
+                                      cwd=REPO).stdout.strip() or None,
+                "machine": machine(), "plan": plan.__dict__ | {"concurrency": list(plan.concurrency)}}
+    previous = out_base.with_suffix(".json")
+    if args.only and previous.exists():  # some stages again (or the rest): into the existing report
+        report = json.loads(previous.read_text(encoding="utf-8"))
+        report["meta"].setdefault("more_runs", []).append(this_run)
+    else:
+        report = {"meta": this_run, "results": {}}
     results = report["results"]
 
     def save() -> None:
-        report["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
-        report["meta"]["load_at_end"] = load()
+        this_run["elapsed_s"] = round(time.perf_counter() - started, 1)
+        this_run["load_at_end"] = load()
         out_base.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         out_base.with_suffix(".md").write_text(render(report), encoding="utf-8")
 
