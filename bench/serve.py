@@ -238,7 +238,6 @@ def stage_client(kb_dir: Path, plan: Plan) -> dict:
         out["runs"][name] = {
             "wall_s": summary([r["wall_s"] for r in runs]),
             "last_byte_s": summary([r["last_byte_s"] for r in runs if r["last_byte_s"] is not None]),
-            "peak_rss_mb": summary([r["max_rss_mb"] for r in runs], 1),
             "raw_wall_s": [round(r["wall_s"], 4) for r in runs],
         }
     med = {name: out["runs"][name]["wall_s"]["median"] for name in samples}
@@ -461,7 +460,7 @@ def render(report: dict) -> str:
                 if max(meta['load_at_start'][0], (meta.get('load_at_end') or [0])[0]) > (meta['machine'].get('cpus') or 1) else "")
              + "Rerun on a quiet machine: `python -m bench.serve`.", ""]
     for more in meta.get("more_runs", []):
-        lines += [f"Stages {more['command'].split('--only ')[-1].split()[0]} ran again: `{more['command']}` on {more['date']}, "
+        lines += [f"Stages {more['command'].split('--only ')[-1].split()[0]} ran separately: `{more['command']}` on {more['date']}, "
                   f"commit {more.get('git') or '?'}, load {more['load_at_start']} → {more.get('load_at_end')}.", ""]
     lines += ["## Goals", "",
              "| what | measured | goal | |", "|---|---|---|---|"]
@@ -489,11 +488,11 @@ def render(report: dict) -> str:
         lines += ["", "## Thin client against the floor", "",
                   f"Client: `{c['client_command']}` (a fresh process, from a folder without a knowledge base). "
                   f"Floor: `{c['floor_command']}`. {c['repeat']} interleaved rounds; load {c['load_before']} → {c['load_after']}.", "",
-                  "| | wall, median | min | p90 | max | last byte, median | peak RSS |", "|---|---|---|---|---|---|---|"]
+                  "| | wall, median | min | p90 | max | last byte, median |", "|---|---|---|---|---|---|"]
         for name, run in c["runs"].items():
             w = run["wall_s"]
             lines.append(f"| {name} | {w['median']:.3f} s | {w['min']:.3f} | {w['p90']:.3f} | {w['max']:.3f} | "
-                         f"{last_byte(run)} | {run['peak_rss_mb']['median']:.0f} MB |")
+                         f"{last_byte(run)} |")
         lines.append(f"\nRatio of medians {c['ratio_to_floor']:.3f}; per round median {c['ratio_per_round']['median']:.3f} "
                      f"(min {c['ratio_per_round']['min']:.3f}, max {c['ratio_per_round']['max']:.3f}).")
     for key, title in (("load_shipped", "shipped corpus, real encoder"), ("load_generated", "generated knowledge base")):
