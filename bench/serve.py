@@ -30,6 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from bench import synthetic
 from bench.measure import checked, load, machine, percentile, run_timed, summary
@@ -120,12 +121,12 @@ class Sample:
 @dataclass
 class Clients:
     """`count` threads, each with its own connection, asking in a loop until `seconds` have passed
-    (or `stop` is set); `ask(i, n)` gives client i's n-th request as (kind, method, path, params)."""
+    (or `stop` is set); `ask(i, n)` gives client i's n-th GET as (kind, path, params)."""
 
     url: str
     count: int
     seconds: float
-    ask: object
+    ask: Callable[[int, int], tuple[str, str, dict | None]]
     keep_bodies: bool = False
     samples: list[Sample] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
