@@ -4,7 +4,7 @@ Chunks are analysed in their own language, a query in all of them. Danish and No
 are indexed in a spelling both languages share (medarbejder/medarbeider, tillid/tillit), so a
 Danish question finds Norwegian text and the reverse. Each set of the co-creation glossary is
 indexed as one more term beside its words' stems, so an English question finds Danish text.
-bm25s is imported only to build an index.
+Numbers are indexed as written. bm25s is imported only to build an index.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from kb.glossary import SYNONYM_SETS
 from kb.models import LANGUAGES
 
-ANALYZER_VERSION = "6"
+ANALYZER_VERSION = "7"
 WORDS_FILE = "words.json"
 VOCAB_FILE = "vocab.json"
 STOP_FILE = "stopwords.json"
@@ -105,13 +105,24 @@ class Decompounder:
         return ()
 
 
+def number_parts(word: str) -> tuple[str, ...]:
+    """The numbers in a hyphenated token with digits ("2023-0041" -> "2023", "0041"), so a case
+    number is found by its whole and by its parts."""
+    if "-" not in word or not any(ch.isdigit() for ch in word):
+        return ()
+    return tuple(part for part in word.split("-") if part.isdigit())
+
+
+def _parts(word: str, splitter: Decompounder | None) -> tuple[str, ...]:
+    return number_parts(word) + (splitter.parts(word) if splitter is not None else ())
+
+
 def analyze(text: str, lang: str, splitter: Decompounder | None = None) -> list[str]:
-    """Index terms of the content words of `text` written in `lang` (and of their compound
-    parts): stems, in the shared spelling for Danish and Norwegian."""
+    """Index terms of the content words and numbers of `text` written in `lang` (and of their
+    parts): stems, in the shared spelling for Danish and Norwegian; numbers as written."""
     stop = stopwords(lang)
-    kept = [w for w in words(text) if w not in stop and not w.isdigit()]
-    if splitter is not None:
-        kept += [part for w in kept for part in splitter.parts(w)]
+    kept = [w for w in words(text) if w not in stop]
+    kept += [part for w in kept for part in _parts(w, splitter)]
     return [_index_term(stem, lang) for stem in _stemmer(lang).stemWords(kept)]
 
 
@@ -140,15 +151,23 @@ def _with_concepts(terms: list[str], concepts: dict[str, list[str]]) -> list[str
     return terms + [c for term in terms for c in concepts.get(term, ())]
 
 
+def index_term(word: str, lang: str) -> str:
+    """The term a word of a text in `lang` is indexed under."""
+    return _index_term(_stemmer(lang).stemWord(word), lang)
+
+
 def _index_term(stem: str, lang: str) -> str:
-    return shared_spelling(stem) if lang in SHARED_SPELLING_LANGUAGES else stem
+    """A number stays as written (the shared spelling would make 2000 into 20)."""
+    if lang not in SHARED_SPELLING_LANGUAGES or any(ch.isdigit() for ch in stem):
+        return stem
+    return shared_spelling(stem)
 
 
 def _query_terms(forms) -> frozenset[str]:
     """A query word's forms stemmed in every language, as written and in the shared spelling
     (the first finds English text, the second Danish and Norwegian)."""
     stems = {_stemmer(lang).stemWord(f) for f in forms for lang in QUERY_LANGUAGES}
-    return frozenset(stems | {shared_spelling(s) for s in stems})
+    return frozenset(stems | {_index_term(s, "da") for s in stems})
 
 
 @dataclass(frozen=True)
@@ -175,10 +194,10 @@ def analyze_query(text: str, stop: frozenset[str], splitter: Decompounder, conce
     found: list[QueryWord] = []
     seen: set[str] = set()
     for word in words(text):
-        if word in stop or word.isdigit() or word in seen:
+        if word in stop or word in seen:
             continue
         seen.add(word)
-        stems = _query_terms((word, *splitter.parts(word)))
+        stems = _query_terms((word, *_parts(word, splitter)))
         of_word = frozenset(c for stem in stems for c in concepts.get(stem, ()))
         found.append(QueryWord(word, stems, of_word))
     return QueryTerms(tuple(found))
@@ -275,14 +294,14 @@ class LexicalIndex:
 
     def matching_spans(self, text: str, lang: str, terms: QueryTerms) -> list[tuple[int, int]]:
         """Character spans of the words of `text` that the query matches (for highlighting)."""
-        wanted, stop, stemmer = terms.all_terms, self.stop.get(lang, frozenset()), _stemmer(lang)
+        wanted, stop = terms.all_terms, self.stop.get(lang, frozenset())
         spans = []
         for match in _TOKEN.finditer(text):
             word = match.group().lower()
             if word in stop:
                 continue
-            term = _index_term(stemmer.stemWord(word), lang)
-            if term in wanted or not wanted.isdisjoint(self.concepts_of.get(term, ())):
+            term = index_term(word, lang)
+            if term in wanted or not wanted.isdisjoint(self.concepts_of.get(term, ())) or not wanted.isdisjoint(number_parts(word)):
                 spans.append(match.span())
         return spans
 
