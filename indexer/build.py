@@ -24,7 +24,7 @@ from indexer.extract import conversion_key, keys_kept_for_one_build
 from indexer.load import TEXT_SUFFIXES, content_key, discover, load_document
 from kb.config import KBConfig, KBPaths
 from kb.errors import CorpusError, IndexCorrupt, IndexMissing, IndexOutdated
-from kb.lexical import analyzer_version
+from kb.lexical import analyzer_version, check_glossary
 from kb.reports import FileProblem
 from kb.models import Chunk, Document, IndexManifest
 from kb.store import DamagedVectors, DocumentRecord, EmbeddingCache, IndexReader, IndexStore, IndexWriter, fault_point, open_store
@@ -67,7 +67,7 @@ class IndexPlan:
 
 
 def settings_fingerprint(config: KBConfig) -> str:
-    return f"chunker={CHUNKER_VERSION};analyzer={analyzer_version()};embedder={config.embedder.model_dump_json(exclude={'batch_size'})}"
+    return f"chunker={CHUNKER_VERSION};analyzer={analyzer_version(config.glossary)};embedder={config.embedder.model_dump_json(exclude={'batch_size'})}"
 
 
 def index_hash(doc: Document, fingerprint: str) -> str:
@@ -136,6 +136,7 @@ def build_index(
 ) -> IndexReport:
     started = time.perf_counter()
     progress = progress or (lambda stage, done, total: None)
+    check_glossary(config.glossary)  # a glossary mistake stops the run before anything changes
     store = open_store(paths, config)
     with contextlib.closing(store), store.writer() as writer, keys_kept_for_one_build():
         previous, damage = ({}, []) if rebuild else _live_documents(store)
@@ -233,7 +234,7 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
 
         try:
             fault_point("during-write")
-            generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks]))
+            generation.write_lexical(LexicalIndex.build([c.embed_text() for c in chunks], [lang_of[c.doc_id] for c in chunks], config.glossary))
             fault_point("after-lexical")
             generation.write_passages(documents, chunks)
             fault_point("after-chunks")
@@ -241,7 +242,7 @@ def _apply(plan: IndexPlan, writer: IndexWriter, config: KBConfig, progress: Pro
                 created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), backend=config.embedder.backend,
                 model=config.embedder.model, dim=embedder.dim, normalized=embedder.normalized,
                 query_prefix=embedder.query_prefix, passage_prefix=embedder.passage_prefix,
-                chunker_version=CHUNKER_VERSION, analyzer_version=analyzer_version(),
+                chunker_version=CHUNKER_VERSION, analyzer_version=analyzer_version(config.glossary),
                 faiss_index=kind, faiss_params=params, documents=len(documents), chunks=len(chunks),
                 vectors=len(keys),
             )

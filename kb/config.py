@@ -1,4 +1,4 @@
-"""Where a knowledge base lives and how it is configured (kb.toml)."""
+"""Where a knowledge base lives and how it is configured (kb.toml, and its glossary.txt)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from kb.errors import NoKnowledgeBase, UsageError
+from kb.glossary import Glossary, load_glossary
 from kb.models import EmbedderSpec
 from kb.validation import one_line
 
@@ -50,6 +51,14 @@ class KBConfig(BaseModel):
     embedder: EmbedderSpec = Field(default_factory=EmbedderSpec)
     search: SearchSettings = Field(default_factory=SearchSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    _glossary: Glossary | None = PrivateAttr(default=None)
+
+    @property
+    def glossary(self) -> Glossary:
+        """The shipped glossary, with the knowledge base's glossary.txt when read by load_config."""
+        if self._glossary is None:
+            self._glossary = load_glossary(None)
+        return self._glossary
 
 
 @dataclass(frozen=True)
@@ -88,8 +97,9 @@ def find_root(explicit: str | os.PathLike | None = None) -> KBPaths:
 
 
 def load_config(paths: KBPaths) -> KBConfig:
-    """kb.toml, with the index database of KB_DATABASE_URL when that is set."""
+    """kb.toml, with the index database of KB_DATABASE_URL when that is set, and the glossary."""
     config = _config_file(paths)
+    config._glossary = load_glossary(paths.root)
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     if url:
         if not url.startswith(DATABASE_SCHEMES):

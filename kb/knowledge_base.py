@@ -131,7 +131,7 @@ class KnowledgeBase:
         questions are analysed unlike the passages until `kb index` re-indexes them."""
         from kb.lexical import analyzer_version
 
-        return self.manifest.analyzer_version != analyzer_version()
+        return self.manifest.analyzer_version != analyzer_version(self.config.glossary)
 
     @property
     def model_name(self) -> str:

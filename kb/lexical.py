@@ -2,14 +2,13 @@
 
 Chunks are analysed in their own language, a query in all of them. Danish and Norwegian stems
 are indexed in a spelling both languages share (medarbejder/medarbeider, tillid/tillit), so a
-Danish question finds Norwegian text and the reverse. Each set of the co-creation glossary is
-indexed as one more term beside its words' stems, so an English question finds Danish text.
-Numbers are indexed as written. bm25s is imported only to build an index.
+Danish question finds Norwegian text and the reverse. Each set of the glossary (kb.glossary,
+passed in) is indexed as one more term beside its words' stems, so an English question finds
+Danish text. Numbers are indexed as written. bm25s is imported only to build an index.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from typing import Collection, Iterator, Sequence
 
 import numpy as np
 
-from kb.glossary import SYNONYM_SETS
+from kb.errors import UsageError
+from kb.glossary import Glossary, WordSet
 from kb.models import LANGUAGES
 
 ANALYZER_VERSION = "7"
@@ -38,6 +38,14 @@ _SPELLING_RULES = tuple(
         (r"aa", "å"), (r"æ", "e"), (r"ej", "ei"), (r"øj", "øy"),  # værktøj/verktøy, arbejde/arbeide
         (r"([kg])j", r"\1"),  # kende/kjenne, gøre/gjøre
         (r"c(?=[eiy])", "s"), (r"c", "k"),  # proces/prosess, social/sosial
+    )
+)
+# Consonant shifts make short stems into other words (find/fin, kund/kun, led/let, sid/sit,
+# god/got), so they apply from this length on.
+SHIFT_MIN_STEM = 5
+_SHIFT_RULES = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
         (r"nd", "nn"),  # indbygger/innbygger, kundskab/kunnskap
         (r"(?<=[aeiouyæøå])b", "p"), (r"(?<=[aeiouyæøå])d", "t"), (r"(?<=[aeiouyæøå])g", "k"),  # skabe/skape
         (r"(\w)\1+", r"\1"),  # prosess/proses
@@ -64,9 +72,13 @@ def stopwords(lang: str) -> frozenset[str]:
 def shared_spelling(stem: str) -> str:
     """One spelling for the Danish and the Norwegian form of a stem: the two languages differ
     mostly in regular sound shifts (b/d/g after a vowel against p/t/k, ej/ei, nd/nn, c/s),
-    so "samskab" and "samskap", "tillid" and "tillit" meet."""
+    so "samskab" and "samskap", "tillid" and "tillit" meet. Stems shorter than SHIFT_MIN_STEM
+    keep their consonants."""
     for pattern, replacement in _SPELLING_RULES:
         stem = pattern.sub(replacement, stem)
+    if len(stem) >= SHIFT_MIN_STEM:
+        for pattern, replacement in _SHIFT_RULES:
+            stem = pattern.sub(replacement, stem)
     return stem
 
 
@@ -126,25 +138,41 @@ def analyze(text: str, lang: str, splitter: Decompounder | None = None) -> list[
     return [_index_term(stem, lang) for stem in _stemmer(lang).stemWords(kept)]
 
 
-def analyzer_version() -> str:
+def analyzer_version(glossary: Glossary) -> str:
     """The analyzer's code version and its glossary: either changing changes the index terms."""
-    glossary = json.dumps(sorted(sorted(group) for group in SYNONYM_SETS), ensure_ascii=False)
-    return f"{ANALYZER_VERSION}+glossary-{hashlib.sha256(glossary.encode()).hexdigest()[:12]}"
+    return f"{ANALYZER_VERSION}+glossary-{glossary.fingerprint}"
 
 
-def glossary_concepts() -> dict[str, list[str]]:
-    """Index term -> the glossary sets it belongs to, as concept terms ("≈tillid").
+def glossary_collisions(glossary: Glossary) -> dict[str, list[WordSet]]:
+    """Index terms that words of two or more sets stem to: such a term would silently join
+    different meanings ("mål" of goal and of measuring)."""
+    owners: dict[str, list[WordSet]] = {}
+    for word_set in glossary.sets:
+        for term in _query_terms(word_set.words):
+            owners.setdefault(term, []).append(word_set)
+    return {term: sets for term, sets in sorted(owners.items()) if len(sets) > 1}
+
+
+def check_glossary(glossary: Glossary) -> None:
+    """A one-line error when two sets share a stem (see glossary_collisions)."""
+    for term, sets in glossary_collisions(glossary).items():
+        words_of = [f"'{next(w for w in s.words if term in _query_terms((w,)))}' ({s.where})" for s in sets[:2]]
+        raise UsageError(
+            f"glossary: {' and '.join(words_of)} both stem to '{term}', which would join two meanings; "
+            "drop the ambiguous word or put the words in one set"
+        )
+
+
+def glossary_concepts(glossary: Glossary) -> dict[str, list[str]]:
+    """Index term -> the concept term of the glossary set it belongs to ("≈tillid").
 
     A set counts as one term with one document frequency: "samskaping", which only the one
     Norwegian document uses, would otherwise outweigh "samskabelse", the topic of every
     document, and a question using several words of a set would count the set several times.
     """
-    found: dict[str, set[str]] = {}
-    for group in SYNONYM_SETS:
-        concept = CONCEPT_MARK + min(group)
-        for term in _query_terms(group):
-            found.setdefault(term, set()).add(concept)
-    return {term: sorted(concepts) for term, concepts in sorted(found.items())}
+    check_glossary(glossary)
+    concepts = {term: [CONCEPT_MARK + s.head] for s in glossary.sets for term in _query_terms(s.words)}
+    return dict(sorted(concepts.items()))
 
 
 def _with_concepts(terms: list[str], concepts: dict[str, list[str]]) -> list[str]:
@@ -232,12 +260,12 @@ class LexicalIndex:
         self.concepts_of = concepts  # index term -> the concept terms of its glossary sets
 
     @classmethod
-    def build(cls, texts: Sequence[str], languages: Sequence[str]) -> "LexicalIndex":
+    def build(cls, texts: Sequence[str], languages: Sequence[str], glossary: Glossary) -> "LexicalIndex":
         import bm25s
 
         splitter = Decompounder.from_texts(texts)
         stop = {lang: sorted(stopwords(lang)) for lang in QUERY_LANGUAGES}
-        concepts = glossary_concepts()
+        concepts = glossary_concepts(glossary)
         if not texts:
             empty = np.empty(0, dtype=np.float32)
             return cls(empty, empty.astype(np.int32), np.zeros(1, dtype=np.int32), {}, splitter, stop, concepts)
