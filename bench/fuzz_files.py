@@ -257,7 +257,7 @@ def run_example(example: Example) -> Outcome:
         indexed = _invoke([*base, "index"], outcome, "kb index")
         _check_index(indexed, corpus_files, outcome)
 
-        found = _invoke([*base, "search", QUERY, "--json", "-k", "5"], outcome, "kb search")
+        found = _invoke([*base, "search", QUERY, "--json", "-k", "50"], outcome, "kb search")
         if found.exit_code != 0:
             outcome.violations.append(f"kb search after indexing: exit {found.exit_code}: {found.output.strip()[:300]}")
         else:

@@ -40,6 +40,11 @@ BAD_DOCS = {
         "---\nid: yaml-fejl\ntitle: [Ufærdig liste\nlanguage: da\nkind: guidance\n---\n" + BODY,
         ["YAML"],
     ),
+    "control-character-in-yaml": (
+        "styretegn.md",
+        "---\nid: styretegn\ntitle: Med \x86 styretegn\nlanguage: da\nkind: guidance\n---\n" + BODY,
+        ["styretegn.md (front matter):2", "YAML", "control character 0x86"],
+    ),
     "impossible-date": (
         "dato.md",
         md_doc("umulig-dato", BODY, extra="date: 2021-02-30\n"),
