@@ -17,6 +17,7 @@ from kb.errors import KBError, ModelMismatch, PassageNotFound, UsageError
 from kb.models import (KINDS, LANGUAGE_FILTERS, MAX_QUERY_CHARS, MAX_TOP_K, MODES, Chunk, Hit, IndexManifest,
                        SearchMode, SearchResult)
 from kb.store import DocumentRecord, IndexReader, PassageFilter, open_store
+from kb.store.base import fault_point
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -148,6 +149,7 @@ class KnowledgeBase:
         doc_ids: Optional[Sequence[str]] = None,
     ) -> SearchResult:
         text = validate_query(query)
+        fault_point("search")
         if not 1 <= k <= MAX_TOP_K:
             raise UsageError(f"top-k must be between 1 and {MAX_TOP_K}, not {k}")
         if lang not in (None, *LANGUAGE_FILTERS):

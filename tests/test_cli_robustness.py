@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -272,37 +271,18 @@ def test_shell_names_the_commands_for_an_unknown_one(shell_kb, tmp_path):
     quit_shell(child)
 
 
-@pytest.fixture(scope="module")
-def real_encoder_shell_kb(shell_kb, tmp_path_factory):
-    """The shell corpus with the real encoder: its load (0.7 s here) makes the first question slow."""
-    from conftest import select_encoder
-
-    root = tmp_path_factory.mktemp("shell-real") / "kb"
-    shutil.copytree(shell_kb, root)
-    assert index_kb(select_encoder(root, "real"), "--rebuild").exit_code == 0
-    return root
-
-
-def test_ctrl_c_stops_a_question_and_keeps_the_shell_and_its_settings(real_encoder_shell_kb, tmp_path):
-    # Typed at once, the question starts while the encoder still loads in the background (the
-    # shell starts loading it at its first prompt), and a long question takes a while to encode
-    # besides: Ctrl-C sent just after the line lands in that question. Should it land before
-    # readline took the line, or after the answer, try again: the test never passes without
-    # landing in a question.
-    question = "hvordan bygger vi tillit hos skeptiske innbyggere i kommunen " * 15
-    for _ in range(4):
-        child = spawn(real_encoder_shell_kb, tmp_path / "history")
-        child.sendline(":lang nb")
-        child.sendline(question)
-        child.expect_exact("lang = nb")
-        child.expect_exact(question.strip()[-40:])  # readline has taken the line: the question runs
-        time.sleep(0.05)
-        child.sendintr()
-        if child.expect(["kb: stopped", r"corpus/\w+\.md:\d+", "\r\nkb> "]) == 0:
-            break
-        child.close()
-    else:
-        pytest.fail("every question was answered before Ctrl-C arrived")
+def test_ctrl_c_stops_a_question_and_keeps_the_shell_and_its_settings(shell_kb, tmp_path, monkeypatch):
+    # The first question stalls inside the search (a fault point), so Ctrl-C lands in it for sure.
+    monkeypatch.setenv("KB_FAULT_POINT", "stall:search")
+    child = spawn(shell_kb, tmp_path / "history")
+    child.sendline(":lang nb")
+    child.expect_exact("lang = nb")
+    child.expect("kb> ")
+    child.sendline("hvordan bygger vi tillit")
+    child.expect_exact("hvordan bygger vi tillit\r\n")
+    time.sleep(0.3)  # inside the stalled search
+    child.sendintr()
+    child.expect_exact("kb: stopped")
     child.expect("kb> ")
     child.sendline(":help")
     child.expect_exact("(now nb)")  # the setting made before Ctrl-C is still there

@@ -26,9 +26,17 @@ REPAIR_HINT = "run `kb index` to repair it (vectors come from the embedding cach
 
 
 def fault_point(name: str) -> None:
-    """Crash here when KB_FAULT_POINT names this point: lets tests kill a writer at exact steps."""
-    if os.environ.get("KB_FAULT_POINT") == name:
+    """Crash here when KB_FAULT_POINT names this point, or stall here once (a minute, or until
+    interrupted) when it names "stall:" and the point: lets tests kill a writer, or interrupt a
+    question, at an exact step."""
+    chosen = os.environ.get("KB_FAULT_POINT")
+    if chosen == name:
         os.kill(os.getpid(), 9)
+    elif chosen == f"stall:{name}":
+        import time
+
+        del os.environ["KB_FAULT_POINT"]
+        time.sleep(60)
 
 
 def distinct_rows(rows: "np.ndarray") -> "np.ndarray":
