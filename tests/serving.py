@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -47,6 +49,16 @@ def copy_kb(template: Path, tmp_path_factory, name: str) -> Path:
     root = tmp_path_factory.mktemp(name) / "kb"
     shutil.copytree(template, root)
     return root
+
+
+@contextlib.contextmanager
+def serving(root: Path, *args: str, **kwargs) -> Iterator[Served]:
+    """A server for the length of a `with` block (a fixture's life)."""
+    served = start_server(root, *args, **kwargs)
+    try:
+        yield served
+    finally:
+        served.stop()
 
 
 def start_server(root: Path, *args: str, env: dict | None = None, log_name: str = "serve.log",

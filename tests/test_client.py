@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_kb
-from serving import TOKEN, copy_kb, start_server
+from serving import TOKEN, copy_kb, serving
 from test_cli_errors import assert_one_line_error
 
 QUESTION = "hvordan opbygger vi tillid hos skeptiske borgere"
@@ -28,17 +28,15 @@ def kb_root(indexed_fixture_template, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(kb_root):
-    served = start_server(kb_root)
-    yield served
-    served.stop()
+    with serving(kb_root) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def guarded(indexed_fixture_template, tmp_path_factory):
     root = copy_kb(indexed_fixture_template, tmp_path_factory, "client-guarded")
-    served = start_server(root, env={"KB_TOKENS": TOKEN}, log_name="guarded.log")
-    yield served
-    served.stop()
+    with serving(root, env={"KB_TOKENS": TOKEN}, log_name="guarded.log") as served:
+        yield served
 
 
 def remote(url: str, *args: str, env: dict | None = None):

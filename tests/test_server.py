@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from conftest import REPO, index_kb, md_doc, run_kb, write_corpus
-from serving import TOKEN, assert_json_error, copy_kb, start_server, wait_for
+from serving import TOKEN, assert_json_error, copy_kb, serving, start_server, wait_for
 from test_cli_errors import assert_one_line_error
 
 from kb.reports import StatusReport
@@ -57,9 +57,8 @@ def kb_root(indexed_fixture_template, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(kb_root):
-    served = start_server(kb_root)
-    yield served
-    served.stop()
+    with serving(kb_root) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

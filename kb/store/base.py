@@ -39,6 +39,14 @@ def fault_point(name: str) -> None:
         time.sleep(60)
 
 
+def key_positions(keys: Sequence[str]) -> dict[str, list[int]]:
+    """Each distinct key, in first-seen order, with the places it takes in `keys`."""
+    position: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        position.setdefault(key, []).append(i)
+    return position
+
+
 def distinct_rows(rows: "np.ndarray") -> "np.ndarray":
     """Sorted distinct row numbers. (np.unique would import numpy.ma: 10 ms of a cold query.)"""
     import numpy as np

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kb.store.base import DamagedVectors
+from kb.store.base import DamagedVectors, key_positions
 from kb.store.checks import write_failure, writing
 
 CACHE_DB = "embeddings.sqlite"
@@ -118,9 +118,7 @@ class SqliteEmbeddingCache:
 
     def get(self, keys: Sequence[str]) -> np.ndarray:
         out = np.empty((len(keys), self.dim), dtype=np.float32)
-        position: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            position.setdefault(key, []).append(i)
+        position = key_positions(keys)
         unique = list(position)
         found: set[str] = set()
         damaged: list[str] = []

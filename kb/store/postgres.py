@@ -42,6 +42,7 @@ from kb.errors import IndexBusy, IndexCorrupt, IndexMissing, IndexOutdated, Stor
 from kb.models import Chunk, IndexManifest
 from kb.store.base import (
     Damage, DamagedVectors, DocumentRecord, LexicalScores, PassageFilter, PassageRecord, distinct_rows, fault_point,
+    key_positions,
 )
 
 try:
@@ -401,9 +402,7 @@ class PostgresEmbeddingCache:
 
     def get(self, keys: Sequence[str]) -> np.ndarray:
         out = np.empty((len(keys), self.dim), dtype=np.float32)
-        position: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            position.setdefault(key, []).append(i)
+        position = key_positions(keys)
         unique = list(position)
         for start in range(0, len(unique), BATCH):
             part = unique[start : start + BATCH]
