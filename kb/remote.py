@@ -131,9 +131,3 @@ class RemoteKnowledgeBase:
         if exc.code == 503 and "kb index" in message:
             return IndexMissing(message)
         return ServerError(message)
-
-
-def remote_from(server: Optional[str], environ: os._Environ | dict = os.environ) -> Optional[RemoteKnowledgeBase]:
-    """The server named by --server or KB_SERVER, or None to use the local knowledge base."""
-    url = server or environ.get(SERVER_ENV)
-    return RemoteKnowledgeBase(url, read_token(environ)) if url else None

@@ -19,10 +19,16 @@ def open_kb(ctx: click.Context):
 
 def open_reader(ctx: click.Context):
     """The kb server named by --server or KB_SERVER, else the local knowledge base: the commands
-    that only read (search, show, status, handout) answer the same from either."""
-    from kb.remote import remote_from
+    that only read (search, show, status, handout) answer the same from either. The HTTP client
+    is imported only when a server is named: a local search does not pay for it."""
+    import os
 
-    return remote_from(ctx.obj.get("server")) or open_kb(ctx)
+    url = ctx.obj.get("server") or os.environ.get("KB_SERVER")  # kb.remote.SERVER_ENV
+    if not url:
+        return open_kb(ctx)
+    from kb.remote import RemoteKnowledgeBase, read_token
+
+    return RemoteKnowledgeBase(url, read_token())
 
 
 def is_remote(kb) -> bool:
