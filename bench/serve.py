@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Callable
 
 from bench import synthetic
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from serving import Served  # noqa: E402  (the tests' served process: how it stops)
 from bench.measure import checked, load, machine, percentile, run_timed, summary
 from bench.run import (
     FLOOR,
@@ -71,20 +73,10 @@ QUICK = Plan(repeat=2, seconds=3, concurrency=(1, 4, 16), passages=2_000, soak_s
 
 # -- a server process ------------------------------------------------------------------------
 @dataclass
-class Server:
-    proc: subprocess.Popen
-    url: str
-    log_path: Path
-    started_s: float  # process start to "serving" on its log
+class Server(Served):
+    """A served knowledge base (stopped as the tests stop theirs), with how long it took to start."""
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    started_s: float  # process start to "serving" on its log
 
 
 def start_server(kb_dir: Path, log_name: str, timeout: float = 600) -> Server:
