@@ -48,29 +48,29 @@ def stdio_transport(kb_root: Path) -> StdioServerParameters:
                                  env=env, cwd=str(kb_root))
 
 
+class Session:
+    """One client session over one transport, kept open for the module: each call runs on the
+    session's own event loop (a `kb mcp` process starts once, not once per test)."""
+
+    def __init__(self, portal, client: Client):
+        self.portal, self.client = portal, client
+
+    def __call__(self, *calls):
+        """Run tool calls in order; returns their results."""
+        return [self.portal.call(self.client.list_tools) if name == "list_tools" else
+                self.portal.call(self.client.call_tool, name, arguments) for name, arguments in calls]
+
+
 @pytest.fixture(scope="module", params=["http", "stdio"])
-def connect(request, kb_root):
-    """Opens a client over one transport: `async with connect() as client`."""
-    if request.param == "http":
-        server = request.getfixturevalue("server")
-        return lambda: Client(http_transport(server))
-    return lambda: Client(stdio_transport(kb_root))
+def session(request, kb_root):
+    transport = http_transport(request.getfixturevalue("server")) if request.param == "http" else stdio_transport(kb_root)
+    with anyio.from_thread.start_blocking_portal() as portal:
+        with portal.wrap_async_context_manager(Client(transport)) as client:
+            yield Session(portal, client)
 
 
-def run(connect, *calls):
-    """Run tool calls in one session; returns their results in order."""
-    async def main():
-        async with connect() as client:
-            results = []
-            for name, arguments in calls:
-                results.append(await client.call_tool(name, arguments) if name != "list_tools" else await client.list_tools())
-            return results
-
-    return anyio.run(main)
-
-
-def test_tools_are_listed_with_strict_schemas(connect):
-    (listing,) = run(connect, ("list_tools", None))
+def test_tools_are_listed_with_strict_schemas(session):
+    (listing,) = session(("list_tools", None))
     tools = {tool.name: tool for tool in listing.tools}
     assert set(tools) == TOOLS
     search = tools["search"].input_schema
@@ -80,10 +80,10 @@ def test_tools_are_listed_with_strict_schemas(connect):
     assert all(tool.annotations.read_only_hint for tool in tools.values())
 
 
-def test_search_gives_cited_text_and_the_json_contract(connect, kb_root):
+def test_search_gives_cited_text_and_the_json_contract(session, kb_root):
     cli = run_kb(kb_root, "search", QUERY, "--top-k", "3", "--json")
     assert cli.exit_code == 0, cli.output
-    (result,) = run(connect, ("search", {"query": QUERY, "top_k": 3}))
+    (result,) = session(("search", {"query": QUERY, "top_k": 3}))
     assert not result.is_error
     assert result.structured_content == cli.json()
     text = result.content[0].text
@@ -94,17 +94,17 @@ def test_search_gives_cited_text_and_the_json_contract(connect, kb_root):
     assert re.findall(r"^(\d+)\. ", text, flags=re.M) == ["1", "2", "3"]
 
 
-def test_a_weak_match_says_so_first(connect, kb_root):
-    junk, good = run(connect, ("search", {"query": "?!"}), ("search", {"query": QUERY, "top_k": 3}))
+def test_a_weak_match_says_so_first(session, kb_root):
+    junk, good = session(("search", {"query": "?!"}), ("search", {"query": QUERY, "top_k": 3}))
     assert junk.structured_content == run_kb(kb_root, "search", "?!", "--json").json()
     assert junk.structured_content["weak_match"] is True
     assert junk.content[0].text.startswith("Weak match (confidence 0.00 of 1): nothing below answers the question well")
     assert good.structured_content["weak_match"] is False and "Weak match" not in good.content[0].text
 
 
-def test_search_filters_are_those_of_kb_search(connect, kb_root):
+def test_search_filters_are_those_of_kb_search(session, kb_root):
     cli = run_kb(kb_root, "search", QUERY, "--lang", "nb", "--mode", "lexical", "--doc", "frivillige-partnere", "--json")
-    (result,) = run(connect, ("search", {"query": QUERY, "lang": "nb", "mode": "lexical", "doc": ["frivillige-partnere"]}))
+    (result,) = session(("search", {"query": QUERY, "lang": "nb", "mode": "lexical", "doc": ["frivillige-partnere"]}))
     assert result.structured_content == cli.json()
 
 
@@ -118,8 +118,8 @@ def test_search_filters_are_those_of_kb_search(connect, kb_root):
     ("get_passage", {"chunk_id": "tillid-i-praksis#1", "neighbours": 2}, ("unknown argument 'neighbours'",)),
     ("list_documents", {"all": True}, ("unknown argument 'all'",)),
 ])
-def test_bad_arguments_are_errors_not_ignored(connect, name, arguments, mentions):
-    (result,) = run(connect, (name, arguments))
+def test_bad_arguments_are_errors_not_ignored(session, name, arguments, mentions):
+    (result,) = session((name, arguments))
     assert result.is_error
     message = result.content[0].text
     assert "\n" not in message and "Traceback" not in message
@@ -127,18 +127,16 @@ def test_bad_arguments_are_errors_not_ignored(connect, name, arguments, mentions
         assert needle in message, (needle, message)
 
 
-def test_an_unknown_tool_is_a_protocol_error(connect):
-    async def main():
-        async with connect() as client:
-            with pytest.raises(MCPError, match="unknown tool 'delete'"):
-                await client.call_tool("delete", {})
-
-    anyio.run(main)
+def test_an_unknown_tool_is_a_protocol_error(session):
+    with pytest.raises(MCPError, match="unknown tool 'delete'"):
+        session(("delete", {}))
+    (listing,) = session(("list_tools", None))  # and the session goes on
+    assert {tool.name for tool in listing.tools} == TOOLS
 
 
-def test_get_passage_documents_and_status(connect, kb_root):
+def test_get_passage_documents_and_status(session, kb_root):
     top = run_kb(kb_root, "search", QUERY, "-k", "1", "--json").json()["results"][0]
-    passage, documents, status = run(connect, ("get_passage", {"chunk_id": top["chunk_id"], "context": 1}),
+    passage, documents, status = session(("get_passage", {"chunk_id": top["chunk_id"], "context": 1}),
                                      ("list_documents", {}), ("status", {}))
     assert passage.structured_content["passage"]["text"] == top["text"]
     assert f"{top['citation']} · {top['chunk_id']}" in passage.content[0].text

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -26,8 +27,21 @@ def default_prefixes(model: str) -> tuple[str, str]:
     return ("", "")
 
 
+def missing_local_model(model: str) -> Optional[str]:
+    """The folder a model named by path would be in, when it is not there. A hub name ("org/name")
+    is not a path; one starting with /, ~ or . is, and loading torch to find it absent takes seconds."""
+    if not model.startswith(("/", "~", ".")) and not (len(model) > 2 and model[1] == ":"):  # C:\models\e5
+        return None
+    path = Path(model).expanduser()
+    return None if path.exists() else str(path.absolute())
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, spec: EmbedderSpec):
+        missing = missing_local_model(spec.model)
+        if missing:
+            raise UsageError(f"cannot load sentence-transformers model {spec.model!r}: no folder {missing}; "
+                             "set [embedder] model in kb.toml to a model folder or a hub name")
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
