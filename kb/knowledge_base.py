@@ -14,10 +14,10 @@ from kb.config import KBConfig, KBPaths, find_root, load_config
 from kb.citation import citation
 from kb.confidence import QuerySignal, confidences
 from kb.errors import KBError, ModelMismatch, PassageNotFound, UsageError
-from kb.models import (KINDS, LANGUAGE_FILTERS, MAX_QUERY_CHARS, MAX_TOP_K, MODES, Chunk, Hit, IndexManifest,
-                       SearchMode, SearchResult)
+from kb.models import Chunk, Hit, IndexManifest, SearchResult
 from kb.store import DocumentRecord, IndexReader, PassageFilter, open_store
 from kb.store.base import fault_point
+from kb.vocabulary import KINDS, LANGUAGE_FILTERS, MAX_QUERY_CHARS, MAX_TOP_K, MODES, SearchMode
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -193,6 +193,15 @@ class KnowledgeBase:
         terms = analyzer.terms(query)
         return lambda hit: analyzer.matching_spans(hit.text, hit.language, terms)
 
+    def search_answer(self, query: str, **filters) -> dict:
+        """A search (filters as `search` takes them) as the data `GET /v1/search?details=true`
+        answers: the JSON contract, each result's matching spans, whether the analyzer is outdated.
+        `kb search` renders this form, so a server's answer prints exactly as a local one."""
+        result = self.search(query, **filters)
+        spans = self.highlighter(result.query)
+        return {**result.contract(), "highlights": [[list(span) for span in spans(hit)] for hit in result.hits],
+                "analyzer_outdated": self.analyzer_outdated}
+
     # -- passages ----------------------------------------------------------------------
     def passage(self, chunk_id: str, context: int = 1) -> tuple[Hit, list[Hit], list[Hit]]:
         """A passage with up to `context` neighbours before and after it in its document."""
@@ -206,6 +215,12 @@ class KnowledgeBase:
         before = [hit for at, hit in hits.items() if at < ordinal]
         after = [hit for at, hit in hits.items() if at > ordinal]
         return hits[ordinal], before, after
+
+    def passage_answer(self, chunk_id: str, context: int = 1) -> dict:
+        """`passage` as the data `GET /v1/passages/{chunk_id}` answers, what `kb show` renders."""
+        this, before, after = self.passage(chunk_id, context)
+        return {"passage": this.model_dump(mode="json"), "before": [hit.model_dump(mode="json") for hit in before],
+                "after": [hit.model_dump(mode="json") for hit in after]}
 
     def documents(self) -> list[dict]:
         keys = ("doc_id", "title", "language", "kind", "path", "meta_json")

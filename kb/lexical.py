@@ -20,7 +20,7 @@ import numpy as np
 
 from kb.errors import UsageError
 from kb.glossary import Glossary, WordSet
-from kb.models import LANGUAGES
+from kb.vocabulary import LANGUAGES
 
 ANALYZER_VERSION = "7"
 WORDS_FILE = "words.json"

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, Optional, get_args
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kb.confidence import WEAK_BELOW
-
-# Each concept is written out once, here; pydantic fields, click choices and the shell's
-# settings all derive from these.
-Language = Literal["da", "nb", "en"]
-LANGUAGES: tuple[str, ...] = get_args(Language)
-LanguageFilter = Literal[Language, "all"]  # "all": no filter
-LANGUAGE_FILTERS: tuple[str, ...] = get_args(LanguageFilter)
-Kind = Literal[
-    "guidance", "manifesto", "course-offer", "slides", "case", "report", "article", "other"
-]
-KINDS: tuple[str, ...] = get_args(Kind)
-SearchMode = Literal["hybrid", "dense", "lexical"]
-MODES: tuple[str, ...] = get_args(SearchMode)
-MAX_TOP_K = 200  # passages one search returns at most
-MAX_QUERY_CHARS = 2000
+from kb.vocabulary import Kind, Language, SearchMode
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,80}$"
 

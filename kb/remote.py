@@ -1,8 +1,9 @@
 """A knowledge base served by `kb serve`, asked over HTTP: what the terminal client talks to.
 
-It answers the calls the CLI makes of a local KnowledgeBase (search, highlighter, passage,
-status, handout) with the same records, so the CLI renders a remote answer exactly as a local
-one. Only the standard library and pydantic: a client install needs no encoder, FAISS or numpy.
+It answers the calls the CLI makes of a local KnowledgeBase (search_answer, passage_answer, status,
+handout): searches and passages as the JSON data the server sends, which the CLI renders as it
+renders a local answer, and reports as the same records. Only the standard library on the search
+and passage path (pydantic only for status and handout): a client needs no encoder, FAISS or numpy.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from kb.errors import IndexMissing, KBError, PassageNotFound, UsageError
-from kb.models import ContractHit, Hit, SearchResult
 
 SERVER_ENV = "KB_SERVER"
 TOKEN_ENV = "KB_TOKEN"
 TOKEN_FILE_ENV = "KB_TOKEN_FILE"
 TIMEOUT_SECONDS = 120  # a handout of many questions on a busy server takes a while
-DETAIL_FIELDS = ("highlights", "analyzer_outdated")  # beside the contract in a details=true answer
+# what the CLI reads of an answer: anything else did not come from a kb server
+SEARCH_FIELDS = ("query", "weak_match", "confidence", "results", "highlights")
+PASSAGE_FIELDS = ("passage", "before", "after")
 
 
 class ServerError(KBError):
@@ -51,39 +53,27 @@ class RemoteKnowledgeBase:
             raise UsageError(f"server {url!r}: not an http(s) address; e.g. --server http://127.0.0.1:8765")
         self.url = url.rstrip("/")
         self.token = token
-        self._highlights: dict[str, list[tuple[int, int]]] = {}
         self._analyzer_outdated = False
 
     # -- the calls the CLI makes ---------------------------------------------------------------
-    def search(self, query: str, k: int = 5, lang: Optional[str] = None, kind: Optional[str] = None,
-               mode: str = "hybrid", doc_ids: Optional[Sequence[str]] = None) -> SearchResult:
+    def search_answer(self, query: str, k: int = 5, lang: Optional[str] = None, kind: Optional[str] = None,
+                      mode: str = "hybrid", doc_ids: Optional[Sequence[str]] = None) -> dict:
+        """The server's answer as it sent it: the JSON contract with highlights (details)."""
         params = [("q", query), ("top_k", k), ("lang", lang or "all"), ("mode", mode), ("details", "true")]
         params += [("kind", kind)] if kind else []
         params += [("doc", doc) for doc in doc_ids or ()]
-        answer = self._request("GET", "/v1/search?" + urllib.parse.urlencode(params))
-        hits = [ContractHit.model_validate(found) for found in answer["results"]]
-        self._highlights = {hit.chunk_id: [tuple(span) for span in spans]
-                            for hit, spans in zip(hits, answer.get("highlights", []))}
+        answer = self._request("GET", "/v1/search?" + urllib.parse.urlencode(params), fields=SEARCH_FIELDS)
         self._analyzer_outdated = bool(answer.get("analyzer_outdated"))
-        fields = {name: value for name, value in answer.items()
-                  if name in SearchResult.model_fields and name not in ("hits", "mode")}
-        # The contract's hits lack the local-only fields (path, lines): renderers read contract fields only.
-        return SearchResult.model_construct(**fields, mode=mode, hits=hits)
-
-    def highlighter(self, query: str) -> Callable[[ContractHit], list[tuple[int, int]]]:
-        """The spans the server found for the last search (it analyses with the index's own analyzer)."""
-        spans = self._highlights
-        return lambda hit: spans.get(hit.chunk_id, [])
+        return answer
 
     @property
     def analyzer_outdated(self) -> bool:
+        """As the server said with its last search."""
         return self._analyzer_outdated
 
-    def passage(self, chunk_id: str, context: int = 1) -> tuple[Hit, list[Hit], list[Hit]]:
+    def passage_answer(self, chunk_id: str, context: int = 1) -> dict:
         path = f"/v1/passages/{urllib.parse.quote(chunk_id, safe='')}?context={context}"
-        answer = self._request("GET", path)
-        return (Hit.model_validate(answer["passage"]), [Hit.model_validate(h) for h in answer["before"]],
-                [Hit.model_validate(h) for h in answer["after"]])
+        return self._request("GET", path, fields=PASSAGE_FIELDS)
 
     def status(self):
         from kb.reports import StatusReport
@@ -97,7 +87,8 @@ class RemoteKnowledgeBase:
         return Handout.model_validate(answer)
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> dict:
+    def _request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
+                 fields: Sequence[str] = ()) -> dict:
         request = urllib.request.Request(self.url + path, data=body, method=method)
         request.add_header("Accept", "application/json")
         if content_type:
@@ -106,7 +97,7 @@ class RemoteKnowledgeBase:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                return json.loads(response.read().decode("utf-8"))
+                answer = json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             raise self._refusal(exc) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -115,6 +106,10 @@ class RemoteKnowledgeBase:
                               f"start it with `kb serve`, or check --server / {SERVER_ENV}") from None
         except (ValueError, UnicodeDecodeError):
             raise ServerError(f"{self.url} did not answer as a kb server (no JSON); check --server / {SERVER_ENV}") from None
+        if not isinstance(answer, dict) or any(field not in answer for field in fields):
+            raise ServerError(f"{self.url} did not answer as a kb server (not the fields of kb's API); "
+                              f"check --server / {SERVER_ENV}")
+        return answer
 
     def _refusal(self, exc: urllib.error.HTTPError) -> KBError:
         """The server's own one-line error, as the exception a local call would have raised."""

@@ -1,5 +1,5 @@
 """How much one request may ask of the server. The query length and top_k limits are the
-library's own (kb.models.MAX_QUERY_CHARS, MAX_TOP_K), so the server and the CLI agree."""
+library's own (kb.vocabulary.MAX_QUERY_CHARS, MAX_TOP_K), so the server and the CLI agree."""
 
 from __future__ import annotations
 

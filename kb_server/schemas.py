@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kb.models import MAX_TOP_K, ContractHit, Hit, Kind, LanguageFilter, SearchMode
+from kb.models import ContractHit, Hit
+from kb.vocabulary import MAX_TOP_K, Kind, LanguageFilter, SearchMode
 
 MAX_DOC_FILTERS = 50
 MAX_CONTEXT = 10  # neighbouring passages on each side, as `kb show --context`

@@ -9,7 +9,7 @@ import sys
 import click
 
 from kb.errors import KBError
-from kb.models import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
+from kb.vocabulary import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
 from search_cli.context import is_remote, open_kb, open_reader, progress_printer, run_index, server_option, with_index
 from search_cli.handout_cmd import handout
 from search_cli.maintain_cmd import add, remove, validate
@@ -131,17 +131,17 @@ def search(ctx, query, top_k, lang, kind, doc_ids, mode, fmt, as_json) -> None:
 
     kb = open_reader(ctx)
     text = argument_text(" ".join(query))
-    result = with_index(ctx, kb, lambda: kb.search(text, k=top_k, lang=lang, kind=kind, mode=mode,
-                                                   doc_ids=list(doc_ids) or None))
+    answer = with_index(ctx, kb, lambda: kb.search_answer(text, k=top_k, lang=lang, kind=kind, mode=mode,
+                                                          doc_ids=list(doc_ids) or None))
 
     if as_json or fmt == "json":
-        click.echo(render.json_text(result))
+        click.echo(render.json_text(answer))
     elif fmt == "md":
-        click.echo(render.markdown(result), nl=False)
+        click.echo(render.markdown(answer), nl=False)
     else:
         given = {"--lang": None if lang == "all" else lang, "--kind": kind, "--doc": ", ".join(doc_ids) or None}
-        render.print_hits(result, kb.highlighter(text), filters=" ".join(f"{k} {v}" for k, v in given.items() if v))
-    note = render.weak_note(result)  # last, where a reader's eye ends up
+        render.print_hits(answer, filters=" ".join(f"{k} {v}" for k, v in given.items() if v))
+    note = render.weak_note(answer)  # last, where a reader's eye ends up
     if note:
         click.echo(note, err=True)
 
@@ -155,8 +155,7 @@ def show(ctx, chunk_id: str, context: int) -> None:
     """Print passage CHUNK_ID with its neighbouring context."""
     from search_cli import render
 
-    this, before, after = open_reader(ctx).passage(chunk_id, context)
-    render.print_passage(this, before, after)
+    render.print_passage(open_reader(ctx).passage_answer(chunk_id, context))
 
 
 @cli.command()

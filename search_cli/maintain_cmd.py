@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from kb.models import KINDS, LANGUAGES
+from kb.vocabulary import KINDS, LANGUAGES
 
 
 def _note_waiting() -> None:

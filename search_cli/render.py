@@ -1,4 +1,8 @@
-"""Turning results into text for people (terminal, Markdown) or programs (JSON)."""
+"""Turning answers into text for people (terminal, Markdown) or programs (JSON).
+
+The renderers take an answer as JSON data, as a kb server sends it (KnowledgeBase.search_answer and
+passage_answer give the same form locally): a server's answer prints exactly as a local one, and
+the terminal client of a server loads no models to print it."""
 
 from __future__ import annotations
 
@@ -10,74 +14,74 @@ from typing import Callable, Sequence, TextIO
 import click
 from click import style
 
-from kb.models import Hit, SearchResult
 from search_cli.text import terminal_safe
 
 _DOCUMENT_FIELDS = ("title", "section", "text", "citation", "chunk_id", "doc_id", "language", "kind", "path")
+DETAIL_FIELDS = ("highlights", "analyzer_outdated")  # beside the contract in a search answer
 
 
-def safe_hit(hit: Hit) -> Hit:
+def safe_hit(hit: dict) -> dict:
     """The hit with the control characters of its document's text and metadata made harmless."""
-    fields = type(hit).model_fields  # a remote answer's hits carry the contract's fields only
-    return hit.model_copy(update={name: terminal_safe(getattr(hit, name)) for name in _DOCUMENT_FIELDS if name in fields})
+    return {name: terminal_safe(value) if name in _DOCUMENT_FIELDS and isinstance(value, str) else value
+            for name, value in hit.items()}
 
 
-def json_text(result: SearchResult) -> str:
-    return json.dumps(result.contract(), ensure_ascii=False, indent=2)
+def json_text(answer: dict) -> str:
+    """The JSON contract of `kb search --json`: the answer without its details."""
+    return json.dumps({key: value for key, value in answer.items() if key not in DETAIL_FIELDS}, ensure_ascii=False, indent=2)
 
 
-def weak_note(result: SearchResult) -> str | None:
+def weak_note(answer: dict) -> str | None:
     """One line for stderr when hits were found but none matches the question well."""
-    if not result.hits or not result.weak_match:
+    if not answer["results"] or not answer["weak_match"]:
         return None
-    return (f"kb: note: nothing matches this question well (confidence {result.confidence:.2f} of 1); "
+    return (f"kb: note: nothing matches this question well (confidence {answer['confidence']:.2f} of 1); "
             "these are the nearest passages, not answers: try other words")
 
 
-def markdown(result: SearchResult) -> str:
-    lines = [f"### {terminal_safe(result.query)}", ""]
-    for hit in map(safe_hit, result.hits):
-        quote = "\n".join(f"> {line}" if line.strip() else ">" for line in hit.text.splitlines())
-        section = f", {hit.section}" if hit.section else ""
-        lines += [quote, ">", f"> — *{hit.title}*{section} ({hit.language}; `{hit.citation}`)", ""]
+def markdown(answer: dict) -> str:
+    lines = [f"### {terminal_safe(answer['query'])}", ""]
+    for hit in map(safe_hit, answer["results"]):
+        quote = "\n".join(f"> {line}" if line.strip() else ">" for line in hit["text"].splitlines())
+        section = f", {hit['section']}" if hit["section"] else ""
+        lines += [quote, ">", f"> — *{hit['title']}*{section} ({hit['language']}; `{hit['citation']}`)", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def print_hits(
-    result: SearchResult, highlights: Callable[[Hit], list[tuple[int, int]]], out: TextIO | None = None,
-    filters: str = "",
-) -> None:
+def print_hits(answer: dict, out: TextIO | None = None, filters: str = "") -> None:
     """Numbered hits with their citations, matched words in bold. Colour only on a terminal.
     `filters` names the restrictions in force (e.g. "--kind case"), for the empty answer."""
     echo = _echo(out)
-    if not result.hits:
+    if not answer["results"]:
         echo(f"No passages found among documents matching {filters}: try without them." if filters
              else "No passages found: try other words.")
         return
-    for found in result.hits:
-        hit, spans = safe_hit(found), highlights(found)
-        section = style(f" — {hit.section}", fg="cyan") if hit.section else ""
+    for found, spans in zip(answer["results"], answer["highlights"], strict=True):
+        hit = safe_hit(found)
+        section = style(f" — {hit['section']}", fg="cyan") if hit["section"] else ""
         echo(
-            style(f"{hit.rank}. ", bold=True) + style(f"[{hit.score:.3f}] ", dim=True)
-            + style(hit.title, fg="cyan", bold=True) + section + style(f"  ({hit.language}, {hit.kind})", dim=True)
+            style(f"{hit['rank']}. ", bold=True) + style(f"[{hit['score']:.3f}] ", dim=True)
+            + style(hit["title"], fg="cyan", bold=True) + section + style(f"  ({hit['language']}, {hit['kind']})", dim=True)
         )
-        echo(style(f"   {hit.citation}  ·  {hit.chunk_id}", fg="green"))
-        echo(highlighted(hit.text, spans))
+        echo(style(f"   {hit['citation']}  ·  {hit['chunk_id']}", fg="green"))
+        echo(highlighted(hit["text"], spans))
         echo("")
 
 
-def print_passage(this: Hit, before: list[Hit], after: list[Hit], out: TextIO | None = None) -> None:
+def print_passage(answer: dict, out: TextIO | None = None) -> None:
+    """A passage with its neighbours, as `kb show` prints it."""
     echo = _echo(out)
-    this, before, after = safe_hit(this), [safe_hit(h) for h in before], [safe_hit(h) for h in after]
-    echo(style(this.title, fg="cyan", bold=True) + style(f"  ({this.language}, {this.kind})", dim=True))
+    this, before, after = (safe_hit(answer["passage"]), [safe_hit(h) for h in answer["before"]],
+                           [safe_hit(h) for h in answer["after"]])
+    echo(style(this["title"], fg="cyan", bold=True) + style(f"  ({this['language']}, {this['kind']})", dim=True))
     for hit in before:
-        echo(style(f"   … {hit.citation}", dim=True))
-        echo(style(highlighted(hit.text), dim=True))
-    echo(style(f"   {this.citation}  ·  {this.chunk_id}" + (f"  ·  {this.section}" if this.section else ""), fg="green"))
-    echo(highlighted(this.text))
+        echo(style(f"   … {hit['citation']}", dim=True))
+        echo(style(highlighted(hit["text"]), dim=True))
+    echo(style(f"   {this['citation']}  ·  {this['chunk_id']}" + (f"  ·  {this['section']}" if this["section"] else ""), fg="green"))
+    echo(highlighted(this["text"]))
     for hit in after:
-        echo(style(f"   … {hit.citation}", dim=True))
-        echo(style(highlighted(hit.text), dim=True))
+        echo(style(f"   … {hit['citation']}", dim=True))
+        echo(style(highlighted(hit["text"]), dim=True))
 
 
 def colour_wanted() -> bool | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from kb.errors import KBError
-from kb.models import LANGUAGE_FILTERS, MAX_TOP_K, MODES
+from kb.vocabulary import LANGUAGE_FILTERS, MAX_TOP_K, MODES
 
 HELP = """Type a question and press Enter; Ctrl-C stops a question that takes long. Commands:
   :k N            number of passages, 1 to {max_k} (now {k})
@@ -105,14 +105,14 @@ def run_shell(kb, k: int, lang: str, mode: str) -> None:
                     if command in ("h", "help", "?"):
                         click.echo(settings.help())
                     elif command == "show":
-                        render.print_passage(*kb.passage(argument, 1))
+                        render.print_passage(kb.passage_answer(argument, 1))
                     else:
                         click.echo(settings.apply(command, argument))
                     continue
                 line = argument_text(line)
-                result = kb.search(line, k=settings.k, lang=settings.lang, mode=settings.mode)
-                render.print_hits(result, kb.highlighter(line), filters="" if settings.lang == "all" else f":lang {settings.lang}")
-                note = render.weak_note(result)
+                answer = kb.search_answer(line, k=settings.k, lang=settings.lang, mode=settings.mode)
+                render.print_hits(answer, filters="" if settings.lang == "all" else f":lang {settings.lang}")
+                note = render.weak_note(answer)
                 if note:
                     click.echo(note, err=True)
             except KBError as exc:

@@ -50,12 +50,16 @@ def remote(url: str, *args: str, env: dict | None = None):
     ["search", QUESTION, "--format", "md", "--lang", "da"],
     ["search", "frivillige foreninger", "--mode", "lexical", "--doc", "frivillige-partnere"],
     ["search", "samarbejde", "--kind", "case"],  # nothing of that kind: the same empty answer
+    ["search", "kvantemekanik og sorte huller i rummet", "--format", "text"],  # a weak match: the same note
+    ["search", "kvantemekanik og sorte huller i rummet", "--format", "md", "-k", "2"],
     ["show", "tillid-i-praksis#1", "--context", "1"],
+    ["show", "tillid-i-praksis#1", "--context", "0"],
 ])
 def test_remote_output_is_the_local_output(kb_root, server, args):
     local, far = run_kb(kb_root, *args), remote(server.url, *args)
     assert local.exit_code == far.exit_code == 0, (local.output, far.output)
     assert far.stdout == local.stdout
+    assert far.stderr == local.stderr
     assert far.stdout.strip()
 
 
@@ -119,13 +123,12 @@ def test_tokens_come_from_the_environment_or_a_file(guarded, tmp_path):
                           usage=True, mentions=("KB_TOKEN_FILE",))
 
 
-def test_the_client_path_loads_no_engine(kb_root, server, tmp_path):
-    """A real process with the engine's modules made unimportable answers all the same."""
-    blocker = tmp_path / "blocker"
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
+def blocking_env(folder: Path, blocked: tuple[str, ...], server_url: str) -> dict:
+    """An environment whose Pythons cannot import `blocked` (nor anything inside them)."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
         "import sys\n"
-        f"BLOCKED = {ENGINE_MODULES!r}\n"
+        f"BLOCKED = {blocked!r}\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] in BLOCKED:\n"
@@ -133,18 +136,44 @@ def test_the_client_path_loads_no_engine(kb_root, server, tmp_path):
         "sys.meta_path.insert(0, Block())\n",
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(REPO)]), "KB_SERVER": server.url}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(REPO)]), "KB_SERVER": server_url}
     env.pop("KB_HOME", None)
+    return env
+
+
+def kb_process(args, env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "search_cli.app", *args], capture_output=True, text=True,
+                          env=env, cwd=str(cwd), timeout=60)
+
+
+def test_the_client_path_loads_no_engine(kb_root, server, tmp_path):
+    """A real process with the engine's modules made unimportable answers all the same."""
+    env = blocking_env(tmp_path / "blocker", ENGINE_MODULES, server.url)
     for args in (["search", QUESTION], ["search", QUESTION, "--json"], ["show", "tillid-i-praksis#1"],
                  ["status"], ["handout", str(PLAN)]):
-        proc = subprocess.run([sys.executable, "-m", "search_cli.app", *args], capture_output=True, text=True,
-                              env=env, cwd=str(tmp_path), timeout=60)
+        proc = kb_process(args, env, tmp_path)
         assert proc.returncode == 0, (args, proc.stderr)
         assert proc.stdout.strip() and "blocked" not in proc.stderr
     # the block is real: a local search in the same setting cannot load the engine
-    local = subprocess.run([sys.executable, "-m", "search_cli.app", "--kb", str(kb_root), "search", QUESTION],
-                           capture_output=True, text=True, env={**env, "KB_SERVER": ""}, timeout=60)
+    local = kb_process(["--kb", str(kb_root), "search", QUESTION], {**env, "KB_SERVER": ""}, tmp_path)
     assert local.returncode != 0 and "blocked" in local.stderr
+
+
+def test_search_and_show_from_a_server_load_no_models(server, tmp_path):
+    """`kb search --server` and `kb show --server` print the server's answer as it came: no pydantic
+    (its import and model building are most of a cold start), in a real process."""
+    env = blocking_env(tmp_path / "blocker", (*ENGINE_MODULES, "pydantic", "pydantic_core"), server.url)
+    for args in (["search", QUESTION], ["search", QUESTION, "--json"], ["search", QUESTION, "--format", "md"],
+                 ["search", "samarbejde", "--kind", "case"], ["show", "tillid-i-praksis#1", "--context", "2"]):
+        proc = kb_process(args, env, tmp_path)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert proc.stdout.strip() and "blocked" not in proc.stderr
+    # errors too are told without the models
+    missing = kb_process(["show", "no-such-id"], env, tmp_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("kb: error:") and "blocked" not in missing.stderr
+    # the block is real
+    proc = subprocess.run([sys.executable, "-c", "import pydantic"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode != 0 and "blocked" in proc.stderr
 
 
 @pytest.fixture
