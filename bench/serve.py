@@ -261,11 +261,16 @@ def stage_client(kb_dir: Path, plan: Plan) -> dict:
             for name, (command, env) in commands.items():  # warm the page cache
                 checked(run_timed(command, env=env, cwd=elsewhere), name)
             samples: dict[str, list[dict]] = {name: [] for name in commands}
+            answered: list[float] = []  # the server's share of the client's time: its request alone
+            asked = {"q": QUERY, "top_k": 5, "lang": "all", "mode": "hybrid", "details": "true"}
             log(f"client: {plan.repeat} interleaved rounds of the thin client, the floor and the bare interpreters")
             for round_ in range(plan.repeat):
                 for name in (list(commands) if round_ % 2 == 0 else list(commands)[::-1]):
                     command, env = commands[name]
                     samples[name].append(checked(run_timed(command, env=env, cwd=elsewhere), name))
+                began = time.perf_counter()
+                httpx.get(f"{server.url}/v1/search", params=asked, timeout=60).raise_for_status()
+                answered.append(time.perf_counter() - began)
     finally:
         server.stop()
     out["runs"] = {}
@@ -273,8 +278,10 @@ def stage_client(kb_dir: Path, plan: Plan) -> dict:
         out["runs"][name] = {
             "wall_s": summary([r["wall_s"] for r in runs]),
             "last_byte_s": summary([r["last_byte_s"] for r in runs if r["last_byte_s"] is not None]),
+            "cpu_s": summary([r["user_s"] + r["sys_s"] for r in runs]),  # its own work, whatever else runs
             "raw_wall_s": [round(r["wall_s"], 4) for r in runs],
         }
+    out["server_answer_s"] = summary(answered)
     med = {name: out["runs"][name]["wall_s"]["median"] for name in samples}
     out["ratio_to_floor"] = round(med["thin_client"] / med["floor"], 3)
     out["ratio_per_round"] = summary([a["wall_s"] / b["wall_s"] for a, b in zip(samples["thin_client"], samples["floor"])], 3)
@@ -526,13 +533,20 @@ def render(report: dict) -> str:
                   f"Floor: `{c['floor_command']}`. {c['repeat']} interleaved rounds; load {c['load_before']} → {c['load_after']}."
                   + (" `python_client`, `python_floor`: `python -c pass` in the client's venv and in the floor's Python "
                      "(the start of each interpreter, before any work)." if "python_client" in c["runs"] else ""), "",
-                  "| | wall, median | min | p90 | max | last byte, median |", "|---|---|---|---|---|---|"]
+                  "| | wall, median | min | p90 | max | last byte, median | CPU (user + sys), median |",
+                  "|---|---|---|---|---|---|---|"]
         for name, run in c["runs"].items():
             w = run["wall_s"]
+            cpu = f"{run['cpu_s']['median']:.3f} s" if "cpu_s" in run else "–"
             lines.append(f"| {name} | {w['median']:.3f} s | {w['min']:.3f} | {w['p90']:.3f} | {w['max']:.3f} | "
-                         f"{last_byte(run)} |")
+                         f"{last_byte(run)} | {cpu} |")
         lines.append(f"\nRatio of medians {c['ratio_to_floor']:.3f}; per round median {c['ratio_per_round']['median']:.3f} "
                      f"(min {c['ratio_per_round']['min']:.3f}, max {c['ratio_per_round']['max']:.3f}).")
+        if "server_answer_s" in c:
+            share = c["server_answer_s"]
+            lines.append(f"\nThe server's share of the client's time: its answer to the client's request alone (`GET /v1/search` "
+                         f"with details, a fresh connection from the bench, once a round) took {share['median']:.3f} s "
+                         f"(median; min {share['min']:.3f}, max {share['max']:.3f}).")
     for key, title in (("load_shipped", "shipped corpus, real encoder"), ("load_generated", "generated knowledge base")):
         stage = r.get(key)
         if not stage:
