@@ -219,6 +219,7 @@ def prefill_cache(root: Path, base: np.ndarray, keys: list[str], seed: int = 1, 
     from kb.store.local import LocalStore
 
     unique = list(dict.fromkeys(keys))
+    (root / ".kb").mkdir(parents=True, exist_ok=True)  # before the first `kb index`, as that would make it
     cache = LocalStore(root / ".kb").embedding_cache(base.shape[1])
     base_of: dict[str, int] = {}
     try:
