@@ -9,12 +9,14 @@ marked `quality`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,9 +283,10 @@ def shipped_kb(tmp_path_factory) -> Path:
 
 
 # -- the shipped corpus with the real encoder, indexed while the other tests run ----------------------
-# Embedding the shipped corpus is most of the real encoder's cost (about 40 s of one core). A `kb
-# index` process starts it with the session, on one core, while the other tests run on the other;
-# the tests that need it run last (see pytest_collection_modifyitems).
+# Embedding the shipped corpus is most of the real encoder's cost (about 40 s of one core). One `kb
+# index` process per run starts it as the session starts, on one core, while the other tests run; the
+# tests that need it run last (see pytest_collection_modifyitems). Under pytest-xdist the workers
+# share it: the first to ask starts it in the run's common temporary folder, the others wait for it.
 
 REAL_SHIPPED = "shipped_kb_real"
 
@@ -308,34 +311,61 @@ def shipped_kb_postgres(shipped_kb, tmp_path_factory, postgres) -> Path:
     return moved_to_database(shipped_kb, tmp_path_factory.mktemp("shipped-kb-pg"), postgres)
 
 
-@pytest.fixture(scope="session")
-def _real_shipped_indexing(request, tmp_path_factory):
-    """The `kb index` process building the real shipped index, or None when no test needs it."""
-    if not any(REAL_SHIPPED in item.fixturenames for item in request.session.items):
-        yield None
-        return
-    root = _copy_shipped_corpus(tmp_path_factory.mktemp("shipped-kb-real"), "real")
-    env = {k: v for k, v in os.environ.items() if k not in ("KB_HOME", "KB_FAULT_POINT")}
-    with open(root / "index.log", "w", encoding="utf-8") as log:
-        process = subprocess.Popen([sys.executable, "-m", "search_cli.app", "--kb", str(root), "index"],
-                                   stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
-    try:
-        yield root, process
-    finally:
-        if process.poll() is None:  # the session ended early (-x, Ctrl-C)
-            process.kill()
-        process.wait()
+def _run_folder(tmp_path_factory) -> Path:
+    """The temporary folder common to the whole run: each xdist worker's own is inside it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+# `kb index`, then its exit code in a file: whoever started it may finish first, the others still wait
+_INDEX_AND_RECORD = ("import subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+                     "open(sys.argv[1] + '.tmp', 'w').write(str(code)); __import__('os').replace(sys.argv[1] + '.tmp', sys.argv[1])")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _start_real_shipped_indexing(_real_shipped_indexing):
-    """Starts the build with the session."""
+def _real_shipped_indexing(request, tmp_path_factory) -> Path | None:
+    """The folder of the real shipped index, its `kb index` started by the first process of the
+    run that needs it; None when no test of this session needs it."""
+    if not any(REAL_SHIPPED in item.fixturenames for item in request.session.items):
+        return None
+    from filelock import FileLock
+
+    folder = _run_folder(tmp_path_factory) / "shipped-kb-real"
+    with FileLock(str(folder) + ".lock"):
+        if not folder.exists():
+            root = _copy_shipped_corpus(folder, "real")
+            env = {k: v for k, v in os.environ.items() if k not in ("KB_HOME", "KB_FAULT_POINT")}
+            with open(root / "index.log", "w", encoding="utf-8") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _INDEX_AND_RECORD, str(root / "index.exit"),
+                     sys.executable, "-m", "search_cli.app", "--kb", str(root), "index"],
+                    stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+            (root / "index.pid").write_text(str(process.pid), encoding="utf-8")
+    return folder
+
+
+def pytest_unconfigure(config):
+    """The run is over (or stopped early: -x, Ctrl-C): a real index still being built is not needed."""
+    factory = getattr(config, "_tmp_path_factory", None)  # the run's (the xdist controller's) temporary folders
+    if os.environ.get("PYTEST_XDIST_WORKER") or factory is None:
+        return
+    pid_file = factory.getbasetemp() / "shipped-kb-real" / "index.pid"
+    if pid_file.is_file() and not pid_file.with_name("index.exit").is_file():
+        import signal
+
+        with contextlib.suppress(OSError, ValueError):
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
 def shipped_kb_real(_real_shipped_indexing) -> Path:
-    """The shipped corpus indexed once per session with the real encoder, for `quality` tests. Read only."""
-    root, process = _real_shipped_indexing
-    code = process.wait(timeout=900)
+    """The shipped corpus indexed once per run with the real encoder, for `quality` tests. Read only."""
+    root = _real_shipped_indexing
+    done = root / "index.exit"
+    deadline = time.monotonic() + 900
+    while not done.is_file():
+        assert time.monotonic() < deadline, "kb index of the shipped corpus took over 900 s"
+        time.sleep(0.2)
+    code = int(done.read_text())
     assert code == 0, f"kb index of the shipped corpus failed ({code}):\n" + (root / "index.log").read_text(encoding="utf-8")
     return root

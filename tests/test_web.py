@@ -163,6 +163,20 @@ class Browser:
                   and not list(self.downloads.glob("*.crdownload")), timeout, f"{name} was not downloaded")
         return path
 
+    def as_new_visitor(self, downloads: Path):
+        """This Chromium as a fresh one: a new tab (no history, no session storage), the site's stored
+        data and permissions cleared, downloads into a new folder. Starting Chromium costs a second."""
+        first = self.driver.current_window_handle
+        self.driver.switch_to.new_window("tab")
+        fresh = self.driver.current_window_handle
+        self.driver.switch_to.window(first)
+        self.driver.close()
+        self.driver.switch_to.window(fresh)
+        self.driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": self.base, "storageTypes": "all"})
+        self.driver.execute_cdp_cmd("Browser.resetPermissions", {})
+        self.driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        self.downloads = downloads
+
     def quit(self):
         self.driver.quit()
 
@@ -183,11 +197,23 @@ def browser_for(tmp_path):
         browser.quit()
 
 
+@pytest.fixture(scope="module")
+def shipped_browser(shipped_server, tmp_path_factory):
+    """One Chromium on the shipped server for the module's tests."""
+    page = Browser(shipped_server.url, tmp_path_factory.mktemp("downloads"))
+    yield page
+    page.quit()
+
+
 @pytest.fixture
-def browser(browser_for, shipped_server) -> Browser:
-    page = browser_for(shipped_server)
-    page.open()
-    return page
+def browser(shipped_browser, tmp_path) -> Browser:
+    """The page as a new visitor opens it."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    shipped_browser.as_new_visitor(downloads)
+    shipped_browser.open()
+    assert shipped_browser.js("return [history.length <= 2, localStorage.length, sessionStorage.length]") == [True, 0, 0]
+    return shipped_browser
 
 
 def query_of(url: str) -> dict[str, list[str]]:
