@@ -79,13 +79,13 @@ class Server(Served):
     started_s: float  # process start to "serving" on its log
 
 
-def start_server(kb_dir: Path, log_name: str, timeout: float = 600) -> Server:
-    """`kb --kb DIR serve --port 0` on loopback; returns once its log says where it serves."""
+def start_server(kb_dir: Path, log_name: str, timeout: float = 600, env: dict | None = None) -> Server:
+    """`kb --kb DIR serve --port 0` on loopback (`env`: more environment); returns once its log says where it serves."""
     log_path = kb_dir.parent / f"{kb_dir.name}-{log_name}.log"
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as out:
         proc = subprocess.Popen([*kb_command(), "--kb", str(kb_dir), "serve", "--port", "0"], stdout=out,
-                                stderr=subprocess.STDOUT, env=child_env(), cwd=str(kb_dir))
+                                stderr=subprocess.STDOUT, env=child_env(**(env or {})), cwd=str(kb_dir))
     while time.perf_counter() - started < timeout:
         match = READY.search(log_path.read_text(encoding="utf-8"))
         if match:
@@ -122,12 +122,13 @@ class Clients:
     keep_bodies: bool = False
     samples: list[Sample] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    began: float = 0.0  # perf_counter() when run() began: each sample's start counts from it
 
     def run(self) -> float:
         import httpx
 
         lock = threading.Lock()
-        began = time.perf_counter()
+        began = self.began = time.perf_counter()
         deadline = began + self.seconds
 
         def work(i: int) -> None:
@@ -349,6 +350,16 @@ def check_answer(sample: Sample, truth: dict[str, dict]) -> str | None:
     return None
 
 
+def soak_ask(i: int, n: int, questions: list[str]) -> tuple[str, str, dict | None]:
+    """Client i's n-th request of the soak: in turn the document list, the probe word, two hybrid searches."""
+    turn = (i + n) % 4
+    if turn == 0:
+        return "documents", "/v1/documents", None
+    if turn == 1:
+        return "probe", "/v1/search", {"q": PROBE, "mode": "lexical", "top_k": 200}
+    return "search", "/v1/search", {"q": questions[(i * 37 + n) % len(questions)], "top_k": 10}
+
+
 def stage_soak(shipped: Path, work: Path, plan: Plan, pools: dict, questions: list[str]) -> dict:
     kb_dir = work / "soak"
     if kb_dir.exists():
@@ -368,12 +379,7 @@ def stage_soak(shipped: Path, work: Path, plan: Plan, pools: dict, questions: li
     truth[name] = facts
 
     def ask(i: int, n: int):
-        turn = (i + n) % 4
-        if turn == 0:
-            return "documents", "/v1/documents", None
-        if turn == 1:
-            return "probe", "/v1/search", {"q": PROBE, "mode": "lexical", "top_k": 200}
-        return "search", "/v1/search", {"q": questions[(i * 37 + n) % len(questions)], "top_k": 10}
+        return soak_ask(i, n, questions)
 
     clients = Clients(server.url, plan.soak_clients, plan.soak_seconds, ask, keep_bodies=True)
     runner = threading.Thread(target=clients.run, daemon=True)

@@ -1,5 +1,5 @@
 """The PostgreSQL store: same answers as the local files, moving an index there, readers that
-follow new builds, pruning, the IVF index, and one-line errors. (Retrieval, incremental
+follow new builds, pruning, the HNSW graph, and one-line errors. (Retrieval, incremental
 indexing, crash safety and the model guard run against both stores in their own modules.)"""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from conftest import REPO, index_kb, index_summary, moved_to_database, run_kb, r
 from kb import KnowledgeBase
 from kb.evaluate import load_query_set
 from pg_fixture import database_of, use_database
+from serving import serving
 from test_cli_errors import assert_one_line_error
 
 MODES = ("hybrid", "dense", "lexical")
@@ -120,6 +121,30 @@ def test_a_reader_picks_up_a_new_build_without_reopening(fixture_kb, postgres):
         second.close()
 
 
+def test_two_servers_on_one_database_answer_from_a_new_build_without_a_restart(fixture_kb, postgres):
+    """Two `kb serve` processes on one knowledge base folder and one database: a `kb index` by a
+    third process is what both answer from next, each still the same process."""
+    use_database(fixture_kb, postgres.new_database())
+    assert index_kb(fixture_kb).exit_code == 0
+    question = {"q": "parsellhage naboer", "top_k": 5}
+    with serving(fixture_kb, log_name="serve-a.log") as a, serving(fixture_kb, log_name="serve-b.log") as b:
+        with a.client() as first, b.client() as second:
+            before = {client.get("/v1/search", params=question).headers["KB-Generation"] for client in (first, second)}
+            (fixture_kb / "corpus" / "hagelag.md").write_text(NEW_DOC, encoding="utf-8")
+            done = run_kb_process(fixture_kb, "index")
+            assert done.returncode == 0, done.stderr
+            after = set()
+            for client in (first, second):
+                answer = client.get("/v1/search", params=question)
+                assert answer.status_code == 200 and answer.json()["results"][0]["doc_id"] == "hagelag", answer.text
+                listed = client.get("/v1/documents")
+                assert "hagelag" in {d["doc_id"] for d in listed.json()["documents"]}
+                assert listed.headers["KB-Generation"] == answer.headers["KB-Generation"]
+                after.add(answer.headers["KB-Generation"])
+        assert a.proc.poll() is None and b.proc.poll() is None  # neither restarted nor died
+    assert len(before) == 1 and len(after) == 1 and after != before
+
+
 def schemas(url: str) -> list[str]:
     with psycopg.connect(url) as conn:
         return sorted(r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kb_gen_%'"))
@@ -145,7 +170,7 @@ def test_builds_keep_the_live_and_the_previous_generation_and_their_vectors(fixt
     assert schemas(url) == ["kb_gen_000003", "kb_gen_000004"]  # built beside the generation in use
 
 
-def test_large_collections_get_an_ivf_index_recorded_in_the_manifest(fixture_kb, postgres, monkeypatch):
+def test_large_collections_get_an_hnsw_graph_recorded_in_the_manifest(fixture_kb, postgres, monkeypatch):
     import kb.store.postgres as pg
     from indexer.build import build_index
     from kb.config import find_root, load_config
@@ -158,31 +183,25 @@ def test_large_collections_get_an_ivf_index_recorded_in_the_manifest(fixture_kb,
     expected_nb = top(exact, "frivillige foreninger", "dense", lang="nb")
     exact.close()
 
-    def indexes() -> list[tuple[str, int | None]]:
-        with psycopg.connect(url) as conn:
-            return pg._approximate_indexes(conn, "kb.vectors_384")
-
-    with psycopg.connect(url, autocommit=True) as conn:  # an index from before IVF: replaced
-        conn.execute("CREATE INDEX vectors_384_hnsw ON kb.vectors_384 USING hnsw (embedding vector_ip_ops)")
-    monkeypatch.setattr(pg, "IVF_MIN", 2)
-    monkeypatch.setattr(pg, "EXACT_FILTER_LIMIT", 0)  # filters go through the index too
+    monkeypatch.setattr(pg, "HNSW_MIN", 2)
+    monkeypatch.setattr(pg, "EXACT_FILTER_LIMIT", 0)  # filters go through the graph too
     paths = find_root(fixture_kb)
     build_index(paths, load_config(paths), rebuild=True)
-    approximate = KnowledgeBase.open(fixture_kb)
+    graph = KnowledgeBase.open(fixture_kb)
     try:
-        manifest = approximate.manifest
-        assert manifest.faiss_index == "pgvector-ivf" and manifest.faiss_params == {"lists": 256, "probes": pg.IVF_NPROBE}
-        assert indexes() == [("vectors_384_ivf_256", 256)]
-        for question, ranked in expected.items():  # a handful of vectors, every list probed: all found
-            assert top(approximate, question, "dense") == ranked
-        assert top(approximate, "frivillige foreninger", "dense", lang="nb") == expected_nb
+        manifest = graph.manifest
+        assert manifest.faiss_index == "pgvector-hnsw" and manifest.faiss_params == pg.HNSW_PARAMS
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT to_regclass('kb.vectors_384_hnsw')").fetchone()[0] is not None
+        for question, ranked in expected.items():  # a handful of vectors: the graph finds them all
+            assert top(graph, question, "dense") == ranked
+        assert top(graph, "frivillige foreninger", "dense", lang="nb") == expected_nb
     finally:
-        approximate.close()
-    build_index(paths, load_config(paths), rebuild=True)  # as many vectors: the index is kept, not trained again
-    assert indexes() == [("vectors_384_ivf_256", 256)]
-    monkeypatch.setattr(pg, "IVF_MIN", 10_000)
+        graph.close()
+    monkeypatch.setattr(pg, "HNSW_MIN", 10_000)
     build_index(paths, load_config(paths), rebuild=True)
-    assert indexes() == []  # small again: exact search, no index to maintain
+    with psycopg.connect(url) as conn:  # small again: exact search, no graph to maintain
+        assert conn.execute("SELECT to_regclass('kb.vectors_384_hnsw')").fetchone()[0] is None
 
 
 def test_store_url_errors_are_one_line(fixture_kb, monkeypatch):
