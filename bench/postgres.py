@@ -1,5 +1,5 @@
 """Local files against PostgreSQL, side by side in one run: retrieval quality on the labeled set
-and NorQuAD, warm query latency, recall of the HNSW graph against exact search, build time and
+and NorQuAD, warm query latency, recall of the IVF index against exact search, build time and
 disk size on generated knowledge bases; two `kb serve` processes on one database under load
 while `kb index` adds documents (bench/pg_serve.py).
 
@@ -86,9 +86,9 @@ class Server:
                 "SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND (n.nspname = 'kb' OR n.nspname LIKE 'kb_gen_%')"
             ).fetchall())
-            graph = conn.execute("SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c "
-                                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'kb' AND c.relname LIKE '%hnsw'").fetchone()[0]
-        return {"database_bytes": total, "hnsw_bytes": int(graph), "tables_bytes": {k: int(v) for k, v in sorted(parts.items())}}
+            index = conn.execute("SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+                                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'kb' AND a.amname IN ('ivfflat', 'hnsw')").fetchone()[0]
+        return {"database_bytes": total, "vector_index_bytes": int(index), "tables_bytes": {k: int(v) for k, v in sorted(parts.items())}}
 
 
 # -- quality -----------------------------------------------------------------------------------
@@ -227,11 +227,11 @@ def stage_size(work: Path, server: Server, passages: int, base: np.ndarray, pool
     out["local_build"] = kb_index(kb_dir, name)
     out["local_disk"] = disk_usage(kb_dir)
     url = server.database(f"bench_{name.replace('-', '_')}")
-    log(f"{name}: kb store migrate --to PostgreSQL (copies the vectors, builds the generation and the graph)")
+    log(f"{name}: kb store migrate --to PostgreSQL (copies the vectors, builds the generation and the vector index)")
     moved = checked(run_timed([*kb_command(), "--kb", str(kb_dir), "store", "migrate", "--to", url], env=child_env()), f"migrate {name}")
     out["postgres_migrate"] = {"wall_s": round(moved["wall_s"], 1), "peak_rss_mb": round(moved["max_rss_mb"], 1),
                                "stderr_tail": moved["stderr"].strip().splitlines()[-2:]}
-    log(f"{name}: PostgreSQL kb index --rebuild-free rebuild: generation only (vectors and graph cached)")
+    log(f"{name}: PostgreSQL kb index --rebuild-free rebuild: generation only (vectors and vector index in place)")
     forced = checked(run_timed([*kb_command(), "--kb", str(kb_dir), "index"], env=child_env(KB_DATABASE_URL=url)), f"kb index {name} (pg, nothing new)")
     out["postgres_noop_index_s"] = round(forced["wall_s"], 2)
     out["postgres_disk"] = server.sizes(url)
@@ -290,11 +290,11 @@ def render(report: dict) -> str:
             f"{pw['query_encoder_ms']['median']:.1f} / {pw['query_encoder_ms']['p95']:.1f} |",
             f"| dense recall@10 against exact search | {size['recall_at_10']['local']:.3f} | {size['recall_at_10']['postgres']:.3f} |",
             f"| dense top 10 equal to the local one | | {size['same_dense_top10']} of {lw['modes']['dense']['ms']['n']} questions |",
-            f"| build, every vector cached | `kb index` {size['local_build']['wall_s']:.0f} s | `kb store migrate` {size['postgres_migrate']['wall_s']:.0f} s (copies the vectors, builds generation and graph) |",
+            f"| build, every vector cached | `kb index` {size['local_build']['wall_s']:.0f} s | `kb store migrate` {size['postgres_migrate']['wall_s']:.0f} s (copies the vectors, builds the generation and the vector index) |",
             f"| `kb index` with nothing new | | {size['postgres_noop_index_s']:.1f} s |",
             f"| on disk | {_mb(size['local_disk']['generation_bytes'] + size['local_disk']['embedding_cache_bytes'])} "
             f"(generation {_mb(size['local_disk']['generation_bytes'])}, cache {_mb(size['local_disk']['embedding_cache_bytes'])}) | "
-            f"{_mb(size['postgres_disk']['database_bytes'])} (HNSW graph {_mb(size['postgres_disk']['hnsw_bytes'])}) |",
+            f"{_mb(size['postgres_disk']['database_bytes'])} (vector index {_mb(size['postgres_disk'].get('vector_index_bytes', size['postgres_disk'].get('hnsw_bytes', 0)))}) |",
             f"| process memory after the queries | {lw['memory_mb']['after_queries_rss']:.0f} MB | {pw['memory_mb']['after_queries_rss']:.0f} MB (plus the server's) |",
             f"| load average before / after | {size['load_before']} | {size['load_after']} |", ""]
     if report.get("serve2"):

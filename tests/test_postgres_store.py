@@ -1,5 +1,5 @@
 """The PostgreSQL store: same answers as the local files, moving an index there, readers that
-follow new builds, pruning, the HNSW graph, and one-line errors. (Retrieval, incremental
+follow new builds, pruning, the IVF index, and one-line errors. (Retrieval, incremental
 indexing, crash safety and the model guard run against both stores in their own modules.)"""
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def test_builds_keep_the_live_and_the_previous_generation_and_their_vectors(fixt
     assert schemas(url) == ["kb_gen_000003", "kb_gen_000004"]  # built beside the generation in use
 
 
-def test_large_collections_get_an_hnsw_graph_recorded_in_the_manifest(fixture_kb, postgres, monkeypatch):
+def test_large_collections_get_an_ivf_index_recorded_in_the_manifest(fixture_kb, postgres, monkeypatch):
     import kb.store.postgres as pg
     from indexer.build import build_index
     from kb.config import find_root, load_config
@@ -183,25 +183,31 @@ def test_large_collections_get_an_hnsw_graph_recorded_in_the_manifest(fixture_kb
     expected_nb = top(exact, "frivillige foreninger", "dense", lang="nb")
     exact.close()
 
-    monkeypatch.setattr(pg, "HNSW_MIN", 2)
-    monkeypatch.setattr(pg, "EXACT_FILTER_LIMIT", 0)  # filters go through the graph too
+    def indexes() -> list[tuple[str, int | None]]:
+        with psycopg.connect(url) as conn:
+            return pg._approximate_indexes(conn, "kb.vectors_384")
+
+    with psycopg.connect(url, autocommit=True) as conn:  # an index from before IVF: replaced
+        conn.execute("CREATE INDEX vectors_384_hnsw ON kb.vectors_384 USING hnsw (embedding vector_ip_ops)")
+    monkeypatch.setattr(pg, "IVF_MIN", 2)
+    monkeypatch.setattr(pg, "EXACT_FILTER_LIMIT", 0)  # filters go through the index too
     paths = find_root(fixture_kb)
     build_index(paths, load_config(paths), rebuild=True)
-    graph = KnowledgeBase.open(fixture_kb)
+    approximate = KnowledgeBase.open(fixture_kb)
     try:
-        manifest = graph.manifest
-        assert manifest.faiss_index == "pgvector-hnsw" and manifest.faiss_params == pg.HNSW_PARAMS
-        with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT to_regclass('kb.vectors_384_hnsw')").fetchone()[0] is not None
-        for question, ranked in expected.items():  # a handful of vectors: the graph finds them all
-            assert top(graph, question, "dense") == ranked
-        assert top(graph, "frivillige foreninger", "dense", lang="nb") == expected_nb
+        manifest = approximate.manifest
+        assert manifest.faiss_index == "pgvector-ivf" and manifest.faiss_params == {"lists": 256, "probes": pg.IVF_NPROBE}
+        assert indexes() == [("vectors_384_ivf_256", 256)]
+        for question, ranked in expected.items():  # a handful of vectors, every list probed: all found
+            assert top(approximate, question, "dense") == ranked
+        assert top(approximate, "frivillige foreninger", "dense", lang="nb") == expected_nb
     finally:
-        graph.close()
-    monkeypatch.setattr(pg, "HNSW_MIN", 10_000)
+        approximate.close()
+    build_index(paths, load_config(paths), rebuild=True)  # as many vectors: the index is kept, not trained again
+    assert indexes() == [("vectors_384_ivf_256", 256)]
+    monkeypatch.setattr(pg, "IVF_MIN", 10_000)
     build_index(paths, load_config(paths), rebuild=True)
-    with psycopg.connect(url) as conn:  # small again: exact search, no graph to maintain
-        assert conn.execute("SELECT to_regclass('kb.vectors_384_hnsw')").fetchone()[0] is None
+    assert indexes() == []  # small again: exact search, no index to maintain
 
 
 def test_store_url_errors_are_one_line(fixture_kb, monkeypatch):

@@ -25,11 +25,16 @@ TRAIN_SAMPLE = 100_000
 EXACT_FILTER_LIMIT = 50_000
 
 
+def ivf_lists(count: int, most: int = 65536) -> int:
+    """Inverted lists for `count` vectors: 4 sqrt(n), so that IVF_NPROBE lists hold a fixed share
+    of the vectors at any size (6.4% at 1M). The PostgreSQL store uses the same rule."""
+    return int(min(most, max(256, 4 * count**0.5)))
+
+
 def choose_index(count: int) -> tuple[str, dict]:
     if count <= EXACT_LIMIT:
         return "flat-ip", {}
-    nlist = int(min(65536, max(256, 4 * count**0.5)))
-    return "ivf-fp16-ip", {"nlist": nlist, "nprobe": IVF_NPROBE}
+    return "ivf-fp16-ip", {"nlist": ivf_lists(count), "nprobe": IVF_NPROBE}
 
 
 def build_index(vectors: np.ndarray, kind: str, params: dict):

@@ -7,7 +7,7 @@ Layout, in the database of `[store] url` (or KB_DATABASE_URL):
     kb.state            one row: the live generation, switched in the commit transaction
     kb.generations      the committed generations kept (the live one and the one before), with manifests
     kb.vectors_<dim>    the embedding cache: one vector per (encoder, text) key, shared by every
-                        generation; searched exactly up to HNSW_MIN vectors, through an HNSW index above
+                        generation; searched exactly up to IVF_MIN vectors, through an IVF index above
     kb_gen_000007.*     one generation, written in one transaction:
         documents       metadata, language, kind, and the rows of its passages (first_row..last_row)
         passages        passage records by row
@@ -44,6 +44,7 @@ from kb.store.base import (
     Damage, DamagedVectors, DocumentRecord, LexicalScores, PassageFilter, PassageRecord, distinct_rows, fault_point,
     key_positions,
 )
+from kb.store.dense import IVF_NPROBE, ivf_lists
 
 try:
     import psycopg
@@ -57,10 +58,14 @@ SCHEMA_PREFIX = "kb_gen_"
 WRITER_LOCK = 0x6B62_0001  # pg_advisory_lock key of the one writer ("kb" 1)
 LOCK_WAIT_SECONDS = 3.0  # a killed writer's session may take a moment to end on the server
 PRUNE_LOCK_TIMEOUT = "2s"  # dropping an old generation never waits long for its last readers
-HNSW_MIN = 20_000  # vectors; below this an exact scan is fast enough (bench/postgres_report.md)
-HNSW_PARAMS = {"m": 16, "ef_construction": 64, "ef_search": 100}
+IVF_MIN = 20_000  # vectors; below this an exact scan is fast enough (bench/postgres_report.md)
+# Above it, pgvector's IVF index with the local store's rule (4 sqrt(n) lists, 256 probed): on the
+# benchmark's 100k vectors it reached recall@10 0.99 where an HNSW graph (m 16, ef_construction 64)
+# reached 0.55 at ef_search 100 and 0.82 at 400 (bench/postgres_report.md).
+IVF_MAX_LISTS = 32_768  # pgvector's limit
+IVF_REBUILD_GROWTH = 4  # lists are trained on the vectors of their build: train again when 4x as many
 EXACT_FILTER_LIMIT = 20_000  # vectors in a filter's scope that are scored exactly, as locally
-MIN_PGVECTOR = (0, 8)  # iterative index scans (filters over HNSW) came with 0.8
+MIN_PGVECTOR = (0, 8)  # iterative index scans (filters over an approximate index) came with 0.8
 KEPT_CONNECTIONS = 4
 BATCH = 20_000  # keys per statement
 FILTER_CACHE = 16
@@ -136,7 +141,7 @@ class Connections:
                                    "check [store] url in kb.toml or KB_DATABASE_URL") from None
 
     @contextlib.contextmanager
-    def borrow(self, vectors: bool = False) -> Iterator:
+    def borrow(self, vectors: bool = False, probes: Optional[int] = None) -> Iterator:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
@@ -144,9 +149,11 @@ class Connections:
         try:
             if vectors and not getattr(conn, "kb_vectors", False):
                 _register_vectors(conn)
-                conn.execute(f"SET hnsw.ef_search = {HNSW_PARAMS['ef_search']}")
-                conn.execute("SET hnsw.iterative_scan = relaxed_order")
+                conn.execute("SET ivfflat.iterative_scan = relaxed_order")  # a filter probes more lists until met
                 conn.kb_vectors = True
+            if vectors and probes and getattr(conn, "kb_probes", None) != probes:
+                conn.execute(f"SET ivfflat.probes = {int(probes)}")
+                conn.kb_probes = probes
             yield conn
         except psycopg.OperationalError as exc:
             conn.close()
@@ -191,7 +198,7 @@ class PostgresReader:
         return self._name
 
     def _query(self, sql: str, args=(), vectors: bool = False) -> list[tuple]:
-        with self.db.borrow(vectors=vectors) as conn:
+        with self.db.borrow(vectors=vectors, probes=self.manifest.faiss_params.get("probes")) as conn:
             try:
                 return conn.execute(sql.replace("{s}", self.schema), args, binary=True).fetchall()
             except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
@@ -260,8 +267,8 @@ class PostgresReader:
             if len(found) >= views or near < fetch:  # enough, or every vector seen
                 break
             fetch *= 2
-        if len(found) < views and ranges is not None and self.manifest.faiss_index == "pgvector-hnsw":
-            return self._exact_in(ranges, query, views)  # the graph gave up before the filter was met
+        if len(found) < views and ranges is not None and self.manifest.faiss_index == "pgvector-ivf":
+            return self._exact_in(ranges, query, views)  # the probes ran out before the filter was met
         return distinct_rows(np.asarray(found, dtype=np.int64))
 
     def _exact_in(self, ranges: str, query: np.ndarray, views: int) -> np.ndarray:
@@ -439,7 +446,7 @@ class PostgresGenerationWriter:
         _register_vectors(self.conn)
         self.conn.execute(f"CREATE SCHEMA {self.schema}")
         self.conn.execute(GENERATION_TABLES.replace("{s}", self.schema))
-        self._hnsw = False
+        self._index: Optional[str] = None  # the approximate index searches use, if any
 
     @property
     def name(self) -> str:
@@ -462,8 +469,9 @@ class PostgresGenerationWriter:
         self.conn.execute(f"CREATE INDEX ON {s}.passages (doc_id, ordinal)")
 
     def write_vectors(self, views: np.ndarray, keys: Sequence[str], cache) -> tuple[str, dict]:
-        """The views point at the cache's vectors (nothing is copied); an HNSW index over the
-        cache is built once the collection passes HNSW_MIN vectors."""
+        """The views point at the cache's vectors (nothing is copied); an IVF index over the
+        cache is built once the collection passes IVF_MIN vectors, and trained again when it has
+        grown IVF_REBUILD_GROWTH times since."""
         views = np.asarray(views, dtype=np.int64)
         starts = np.r_[0, np.flatnonzero(views[1:] != views[:-1]) + 1] if len(views) else np.empty(0, dtype=np.int64)
         ordinal = np.arange(len(views)) - np.repeat(starts, np.diff(np.r_[starts, len(views)]))
@@ -481,17 +489,25 @@ class PostgresGenerationWriter:
             raise DamagedVectors(lost, f"{len(lost)} vectors of this build were missing from the embedding cache and were computed again")
         self.conn.execute(f"ALTER TABLE {s}.views ADD PRIMARY KEY (row, view)")
         self.conn.execute(f"CREATE INDEX ON {s}.views (vec)")
-        if len(keys) <= HNSW_MIN:
+        if len(keys) <= IVF_MIN:
             return "pgvector-exact", {}
-        index = f"{table.split('.')[1]}_hnsw"
-        if self.conn.execute("SELECT to_regclass(%s)", (f"kb.{index}",)).fetchone()[0] is None:
-            # the graph is built fastest when it fits in memory: about the vectors' size again
-            memory_mb = min(8192, max(64, int(len(keys) * (cache.dim * 4 + 400) / 2**20 * 1.2)))
-            self.conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
-            self.conn.execute(f"CREATE INDEX {index} ON {table} USING hnsw (embedding vector_ip_ops) "
-                              f"WITH (m = {HNSW_PARAMS['m']}, ef_construction = {HNSW_PARAMS['ef_construction']})")
-        self._hnsw = True
-        return "pgvector-hnsw", dict(HNSW_PARAMS)
+        return "pgvector-ivf", {"lists": self._ivf_index(table, cache.dim), "probes": IVF_NPROBE}
+
+    def _ivf_index(self, table: str, dim: int) -> int:
+        """The IVF index over the cache, built beside the one in use (readers go on) when the cache
+        outgrew it; its lists. The one it replaces is dropped after the commit."""
+        (cached,), = self.conn.execute(f"SELECT count(*) FROM {table}")
+        wanted = ivf_lists(cached, most=IVF_MAX_LISTS)
+        for name, lists in _approximate_indexes(self.conn, table):
+            if lists and wanted < lists * IVF_REBUILD_GROWTH ** 0.5:
+                self._index = name
+                return lists
+        # k-means and the lists are fastest in memory: about the vectors' size again
+        memory_mb = min(8192, max(64, int(cached * (dim * 4 + 400) / 2**20 * 1.2)))
+        self.conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
+        self._index = f"{table.split('.')[1]}_ivf_{wanted}"
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {self._index} ON {table} USING ivfflat (embedding vector_ip_ops) WITH (lists = {wanted})")
+        return wanted
 
     def write_lexical(self, lexical) -> None:
         s = self.schema
@@ -515,17 +531,17 @@ class PostgresGenerationWriter:
         self.conn.commit()
         self.conn.close()
         fault_point("after-current")
-        _prune(self.db, self._name, drop_graph=None if self._hnsw else manifest.dim)
+        _prune(self.db, self._name, _vectors_table(manifest.dim), keep_index=self._index)
         return self._name
 
     def abort(self) -> None:
         self.conn.close()  # the server rolls the transaction back
 
 
-def _prune(db: Connections, live: str, drop_graph: Optional[int]) -> None:
-    """Drop generations older than the one before the live one, and the HNSW graph of a
-    collection that shrank below HNSW_MIN. A reader still on a generation holds it: then it
-    stays until the next build."""
+def _prune(db: Connections, live: str, table: str, keep_index: Optional[str]) -> None:
+    """Drop generations older than the one before the live one, and the approximate indexes over
+    the cache other than the live generation's (one replaced, or a collection that shrank below
+    IVF_MIN). A reader still on a generation holds it: then it stays until the next build."""
     conn = db.connect(purpose="kb index")
     try:
         conn.execute(f"SET lock_timeout = '{PRUNE_LOCK_TIMEOUT}'")
@@ -538,11 +554,22 @@ def _prune(db: Connections, live: str, drop_graph: Optional[int]) -> None:
                     conn.execute("DELETE FROM kb.generations WHERE name = %s", ("gen-" + schema.removeprefix(SCHEMA_PREFIX),))
             except pg_errors.LockNotAvailable:
                 pass
-        if drop_graph is not None:
-            with contextlib.suppress(pg_errors.LockNotAvailable):
-                conn.execute(f"DROP INDEX IF EXISTS {_vectors_table(drop_graph)}_hnsw")
+        for name, _ in _approximate_indexes(conn, table):
+            if name != keep_index:
+                with contextlib.suppress(pg_errors.LockNotAvailable):
+                    conn.execute(f"DROP INDEX IF EXISTS kb.{name}")
     finally:
         conn.close()
+
+
+def _approximate_indexes(conn, table: str) -> list[tuple[str, Optional[int]]]:
+    """The IVF (and any HNSW) indexes over a vectors table: (name, lists; None for HNSW)."""
+    found = conn.execute(
+        "SELECT c.relname, a.amname, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = to_regclass(%s) AND a.amname IN ('ivfflat', 'hnsw') ORDER BY c.relname",
+        (table,)).fetchall()
+    return [(name, int(dict(o.split("=", 1) for o in options or ())["lists"]) if method == "ivfflat" else None)
+            for name, method, options in found]
 
 
 def _ensure_base(conn, url: str) -> None:
