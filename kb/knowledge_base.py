@@ -147,7 +147,10 @@ class KnowledgeBase:
         kind: Optional[str] = None,
         mode: SearchMode = "hybrid",
         doc_ids: Optional[Sequence[str]] = None,
+        vector: Optional["np.ndarray"] = None,
     ) -> SearchResult:
+        """`vector`: the question already embedded by `query_vectors`, for a caller that embeds
+        several questions in one encoder call (the server); embedded here when None."""
         text = validate_query(query)
         fault_point("search")
         if not 1 <= k <= MAX_TOP_K:
@@ -166,7 +169,8 @@ class KnowledgeBase:
         scope = PassageFilter.of(None if lang == "all" else lang, kind, doc_ids)
         if gen.manifest.chunks == 0 or (scope is not None and gen.count(scope) == 0):
             return SearchResult(query=text, model=self.model_name, mode=mode, hits=[])
-        ranked = retrieve.rank(gen, text, k, mode, scope, self.config.search, self.query_vector)
+        embedded = self.query_vector if vector is None else lambda _text: vector
+        ranked = retrieve.rank(gen, text, k, mode, scope, self.config.search, embedded)
         hits = self._hits(gen, ranked)
         terms = gen.analyzer.terms(text)
         signal = QuerySignal(content_words=len(terms.words), coverage=gen.lexical_coverage(terms))
@@ -177,7 +181,15 @@ class KnowledgeBase:
 
     def query_vector(self, query: str) -> "np.ndarray":
         """The question embedded by the encoder the index was built with."""
-        return self.embedder.embed_queries([query])[0]
+        return self.query_vectors([query])[0]
+
+    def query_vectors(self, queries: Sequence[str]) -> "np.ndarray":
+        """The questions embedded in one encoder call, a row each. The encoder's cost is nearly all
+        of a search's, and it spreads one call over every core: several questions in one call use
+        the cores better than one after another (see kb_server/engine.py)."""
+        texts = [validate_query(query) for query in queries]
+        self._check_encoder()
+        return self.embedder.embed_queries(texts)
 
     def _hits(self, gen: IndexReader, ranked: retrieve.Ranked) -> list[Hit]:
         passages = [p.chunk for p in gen.passages([row for row, *_ in ranked])]

@@ -40,7 +40,7 @@ class ToolSpec:
 
 
 async def run_search(engine: Engine, args: SearchArguments) -> tuple[str, dict]:
-    contract = (await engine.call(engine.search(args.query, args))).value
+    contract = (await engine.search(args.query, args)).value
     return search_text(contract), contract
 
 

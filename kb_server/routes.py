@@ -45,7 +45,7 @@ def api_router(engine: Engine) -> APIRouter:
 
     async def search(request: Request, params: SearchQuery) -> JSONResponse:
         setattr(request.state, QUERY_STATE, params.q)
-        answer = await engine.call(engine.search(params.q, params, params.details))
+        answer = await engine.search(params.q, params, params.details)
         return answer_json(answer, answer.value)
 
     @router.get("/search", response_model=SearchDetails | SearchContract, summary="Search (the JSON contract of kb search --json)")

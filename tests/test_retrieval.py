@@ -107,6 +107,19 @@ def test_library_query_is_trimmed_and_validated(shipped):
         shipped.search(TRUST_QUERIES["da"], lang="de")
 
 
+def test_questions_embedded_together_search_as_each_alone(shipped):
+    """The server embeds the questions waiting together in one encoder call, then searches each
+    with its own vector: every answer is the one a search on its own gives."""
+    questions = list(TRUST_QUERIES.values())
+    vectors = shipped.query_vectors(questions)
+    assert vectors.shape == (len(questions), shipped.manifest.dim)
+    for question, vector in zip(questions, vectors):
+        for mode in ("hybrid", "dense"):
+            assert shipped.search(question, k=5, mode=mode, vector=vector) == shipped.search(question, k=5, mode=mode)
+    with pytest.raises(UsageError):
+        shipped.query_vectors([questions[0], "   "])
+
+
 def test_language_filter_restricts_results(shipped):
     unfiltered = shipped.search(TRUST_QUERIES["nb"], k=10).hits
     assert {h.language for h in unfiltered} - {"nb"}, "the query must also match non-Norwegian text"

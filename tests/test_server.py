@@ -515,6 +515,81 @@ def test_requests_beyond_the_queue_are_told_to_come_back(fixture_kb):
         engine.close()
 
 
+# Searches that differ in everything a search takes; the last one is refused (an empty question).
+TOGETHER = [
+    {"q": QUERY},
+    {"q": "frivillige foreninger og kommunen", "top_k": 2, "lang": "nb"},
+    {"q": "measuring outcomes with civil society", "mode": "dense", "top_k": 1},
+    {"q": QUERY, "mode": "lexical", "top_k": 3},
+    {"q": "tillid og dialog", "kind": "guidance", "details": "true"},
+    {"q": "samarbejde", "doc": ["measuring-impact", "frivillige-partnere"], "top_k": 4},
+    {"q": "skeptiske borgere", "mode": "dense", "lang": "da"},
+    {"q": "   "},
+]
+BUSY_PLAN = "title: Travlt\naudience: Alle\nlanguage: da\nthemes:\n" + "".join(
+    f"  - title: Tema {n}\n    questions:\n      - Hvordan skaber vi tillid nummer {n}?\n    passages: 1\n" for n in range(20))
+
+
+def test_concurrent_searches_each_answer_as_if_alone(server, http):
+    """Searches arriving together are embedded in one encoder call (the worker is kept busy with
+    a handout meanwhile, so they queue); none gets another's answer, filters or error."""
+    def ask(params: dict, client: httpx.Client):
+        response = client.get("/v1/search", params=params)
+        return response.status_code, response.json(), response.headers.get("KB-Generation")
+
+    alone = [ask(params, http) for params in TOGETHER]
+    assert [status for status, _, _ in alone] == [200] * (len(TOGETHER) - 1) + [400]
+    for round_ in range(3):
+        got: list = [None] * len(TOGETHER)
+
+        def one(i: int) -> None:
+            with server.client() as client:
+                got[i] = ask(TOGETHER[i], client)
+
+        busy = threading.Thread(target=lambda: http.post("/v1/handout", params={"format": "json"}, content=BUSY_PLAN))
+        busy.start()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(TOGETHER))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        busy.join(60)
+        assert got == alone, round_
+
+
+def test_searches_waiting_together_are_embedded_in_one_encoder_call(fixture_kb, monkeypatch):
+    import asyncio
+
+    from kb_server.engine import Engine
+    from kb_server.schemas import SearchFilters
+
+    searches = [(params["q"], SearchFilters(**{k: v for k, v in params.items() if k not in ("q", "details")}))
+                for params in TOGETHER[:-1]]
+    engine = Engine(KnowledgeBase.open(fixture_kb))
+    release = threading.Event()
+    embedded: list[int] = []
+
+    async def main():
+        alone = [await engine.search(text, filters) for text, filters in searches]
+        encoder = engine.kb.embedder
+        real = encoder.embed_queries
+        monkeypatch.setattr(encoder, "embed_queries", lambda texts: embedded.append(len(texts)) or real(texts))
+        first = asyncio.ensure_future(engine.call(lambda kb: release.wait(30)))
+        await asyncio.sleep(0.1)  # the worker is busy with it; the searches queue
+        waiting = [asyncio.ensure_future(engine.search(text, filters)) for text, filters in searches]
+        await asyncio.sleep(0.1)
+        release.set()
+        await first
+        assert [await answer for answer in waiting] == alone
+        assert embedded == [sum(filters.mode != "lexical" for _, filters in searches)]
+
+    try:
+        asyncio.run(main())
+    finally:
+        release.set()
+        engine.close()
+
+
 @pytest.mark.parametrize("command", ["serve", "mcp"])
 def test_without_the_server_extra_one_line_says_what_to_install(fixture_kb, command):
     import subprocess
