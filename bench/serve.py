@@ -562,7 +562,7 @@ def render(report: dict) -> str:
                   f"{kb['documents']:,} documents, {kb['chunks']:,} passages, {kb['vectors']:,} vectors ({kb['faiss_index']}); "
                   f"server ready {stage['server_start_s']} s after start. GET /v1/search, top 5, hybrid, a real question "
                   "each (NorQuAD and the labeled set); one thread and one connection per client, loopback; the "
-                  "server answers one search at a time on its worker thread.", ""]
+                  "server answers on one worker thread.", ""]
         built = stage.get("built") or {}
         if built.get("kb_index"):
             ix = built["kb_index"]
