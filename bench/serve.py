@@ -574,6 +574,8 @@ def render(report: dict) -> str:
                          f"{lv['max_ms']:.1f} ms | {lv['errors']} of {lv['requests']} | {lv['load_before']} → {lv['load_after']} |")
             for example in lv["error_examples"]:
                 lines.append(f"|  | error: {example} | | | | | | |")
+        for note in stage.get("notes", []):  # written beside a run, e.g. a comparison made at the same hour
+            lines += ["", note]
     if s:
         lines += ["", "## Soak: new generations under load, then SIGKILL", "",
                   f"{s['clients']} clients for {s['seconds']:.0f} s (each in turn: GET /v1/documents, a lexical search for a word "
