@@ -562,7 +562,8 @@ def render(report: dict) -> str:
             share = c["server_answer_s"]
             lines.append(f"\nThe server's share of the client's time: its answer to the client's request alone (`GET /v1/search` "
                          f"with details, on a fresh connection from the bench with http.client, once a round) took {share['median']:.3f} s "
-                         f"(median; min {share['min']:.3f}, max {share['max']:.3f}).")
+                         f"(median; min {share['min']:.3f}, max {share['max']:.3f}); the client's own part, the rest of its "
+                         f"wall time, {c['runs']['thin_client']['wall_s']['median'] - share['median']:.3f} s.")
     for key, title in (("load_shipped", "shipped corpus, real encoder"), ("load_generated", "generated knowledge base")):
         stage = r.get(key)
         if not stage:
