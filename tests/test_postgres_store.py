@@ -15,6 +15,7 @@ from kb import KnowledgeBase
 from kb.evaluate import load_query_set
 from pg_fixture import database_of, use_database
 from serving import serving
+from test_index_reliability import assert_index_error
 from test_cli_errors import assert_one_line_error
 
 MODES = ("hybrid", "dense", "lexical")
@@ -210,6 +211,19 @@ def test_large_collections_get_an_ivf_index_recorded_in_the_manifest(fixture_kb,
     monkeypatch.setattr(pg, "IVF_MIN", 10_000)
     build_index(paths, load_config(paths), rebuild=True)
     assert indexes() == []  # small again: exact search, no index to maintain
+
+
+def test_a_build_the_database_refuses_is_one_line_and_the_index_stays(fixture_kb, postgres, monkeypatch):
+    import kb.store.postgres as pg
+
+    url = postgres.new_database()
+    use_database(fixture_kb, url)
+    assert index_kb(fixture_kb).exit_code == 0
+    before = run_kb(fixture_kb, "search", "tillid", "--json").json()
+    monkeypatch.setattr(pg, "IVF_MIN", 2)
+    monkeypatch.setattr(pg, "ivf_lists", lambda count, most: 40_000)  # more lists than pgvector builds
+    assert_index_error(run_kb(fixture_kb, "index", "--rebuild"), mentions=("the index database", "refused the build", "lists"))
+    assert run_kb(fixture_kb, "search", "tillid", "--json").json() == before
 
 
 def test_store_url_errors_are_one_line(fixture_kb, monkeypatch):

@@ -29,6 +29,7 @@ passages in both stores.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -435,6 +436,18 @@ class PostgresEmbeddingCache:
         self.conn.close()
 
 
+def _refusals(method):
+    """A database error while writing a generation as one line (the server rolls the build back)."""
+    @functools.wraps(method)
+    def write(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"the index database {shown_url(self.db.url)} refused the build: {_first_line(exc)}") from None
+
+    return write
+
+
 class PostgresGenerationWriter:
     """A generation written into its own schema in one transaction; commit switches kb.state in it."""
 
@@ -452,6 +465,7 @@ class PostgresGenerationWriter:
     def name(self) -> str:
         return self._name
 
+    @_refusals
     def write_passages(self, documents: Sequence[DocumentRecord], passages: Sequence[Chunk]) -> None:
         spans: dict[str, list[int]] = {}
         for row, passage in enumerate(passages):
@@ -468,6 +482,7 @@ class PostgresGenerationWriter:
         self.conn.execute(f"CREATE UNIQUE INDEX ON {s}.passages (chunk_id)")
         self.conn.execute(f"CREATE INDEX ON {s}.passages (doc_id, ordinal)")
 
+    @_refusals
     def write_vectors(self, views: np.ndarray, keys: Sequence[str], cache) -> tuple[str, dict]:
         """The views point at the cache's vectors (nothing is copied); an IVF index over the
         cache is built once the collection passes IVF_MIN vectors, and trained again when it has
@@ -502,13 +517,15 @@ class PostgresGenerationWriter:
             if lists and wanted < lists * IVF_REBUILD_GROWTH ** 0.5:
                 self._index = name
                 return lists
-        # k-means and the lists are fastest in memory: about the vectors' size again
-        memory_mb = min(8192, max(64, int(cached * (dim * 4 + 400) / 2**20 * 1.2)))
+        # pgvector trains the lists on 50 sampled vectors per list, keeping a bound per sample and list
+        samples = min(cached, max(10_000, 50 * wanted))
+        memory_mb = max(64, int((samples * (wanted + dim + 16) * 4 + wanted * wanted * 4) / 2**20 * 1.2))
         self.conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
         self._index = f"{table.split('.')[1]}_ivf_{wanted}"
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {self._index} ON {table} USING ivfflat (embedding vector_ip_ops) WITH (lists = {wanted})")
         return wanted
 
+    @_refusals
     def write_lexical(self, lexical) -> None:
         s = self.schema
         self.conn.execute(f"CREATE TABLE {s}.postings (term text NOT NULL, rows int4[] NOT NULL, weights float4[] NOT NULL)")
@@ -520,6 +537,7 @@ class PostgresGenerationWriter:
         self.conn.execute(f"CREATE TABLE {s}.lexicon (data jsonb NOT NULL)")
         self.conn.execute(f"INSERT INTO {s}.lexicon VALUES (%s)", (Jsonb(lexical.query_data()),))
 
+    @_refusals
     def commit(self, manifest: IndexManifest) -> str:
         manifest = manifest.model_copy(update={"format_version": FORMAT_VERSION, "generation": self._name})
         s = self.schema
