@@ -58,13 +58,10 @@ class Search:
     answer: Future = field(default_factory=Future)
 
     def run(self, kb: KnowledgeBase, vector=None) -> dict:
-        result = kb.search(self.text, **self.filters.library_arguments(), vector=vector)
-        answer = result.contract()
+        arguments = {**self.filters.library_arguments(), "vector": vector}
         if self.details:
-            spans = kb.highlighter(result.query)
-            answer["highlights"] = [[list(span) for span in spans(hit)] for hit in result.hits]
-            answer["analyzer_outdated"] = kb.analyzer_outdated
-        return answer
+            return kb.search_answer(self.text, **arguments)
+        return kb.search(self.text, **arguments).contract()
 
 
 class Engine:
