@@ -264,6 +264,7 @@ def render(report: dict) -> str:
              "after. Latencies are comparable within a stage; the 2-core machine was shared at times.", ""]
     if report.get("stages_run"):  # stages kept from earlier runs of the same command
         lines += ["Stages run: " + "; ".join(f"{k}: {v}" for k, v in report["stages_run"].items()) + ".", ""]
+    lines += [f"- {note}" for note in report.get("notes", [])] + ([""] if report.get("notes") else [])
     for key, title in (("labeled", "Labeled set (eval/queries.yaml, 72 questions, real encoder)"), ("norquad", "NorQuAD test split (466 questions)")):
         part = report.get(key)
         if not part:
