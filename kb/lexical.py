@@ -339,11 +339,18 @@ class LexicalIndex:
     def scores(self, terms: QueryTerms, num_docs: int) -> np.ndarray:
         """BM25 score of every chunk row: the sum of the query terms' stored weights."""
         spans = [(self._indptr[c], self._indptr[c + 1]) for c in (self._vocab.get(s) for s in sorted(terms.all_terms)) if c is not None]
-        if not spans:
-            return np.zeros(num_docs, dtype=np.float32)
-        rows = np.concatenate([self._indices[lo:hi] for lo, hi in spans])
-        weights = np.concatenate([self._data[lo:hi] for lo, hi in spans])
-        return np.bincount(rows, weights=weights, minlength=num_docs).astype(np.float32)
+        return summed_postings([(self._indices[lo:hi], self._data[lo:hi]) for lo, hi in spans], num_docs)
+
+
+def summed_postings(postings: list[tuple[np.ndarray, np.ndarray]], num_docs: int) -> np.ndarray:
+    """BM25 of every row: the (rows, weights) postings of the query's terms, in sorted term order,
+    summed in double precision and rounded to float32. Both stores sum with this, so their scores
+    agree to the last bit."""
+    if not postings:
+        return np.zeros(num_docs, dtype=np.float32)
+    rows = np.concatenate([rows for rows, _ in postings])
+    weights = np.concatenate([weights for _, weights in postings])
+    return np.bincount(rows, weights=weights, minlength=num_docs).astype(np.float32)
 
 
 def _as_ids(corpus_tokens: list[list[str]]):

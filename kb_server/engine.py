@@ -196,8 +196,7 @@ class Engine:
     @staticmethod
     def passage(chunk_id: str, context: int) -> Callable[[KnowledgeBase], PassageAnswer]:
         def job(kb: KnowledgeBase) -> PassageAnswer:
-            this, before, after = kb.passage(chunk_id, context)
-            return PassageAnswer(passage=this, before=before, after=after)
+            return PassageAnswer.model_validate(kb.passage_answer(chunk_id, context))
 
         return job
 

@@ -21,7 +21,8 @@ mix, and the server rolls back the transaction of a writer that was killed. Vect
 cache batch by batch in transactions of their own, so an interrupted build resumes.
 
 Filters run in the database (a filter is the rows of the documents it selects, as ranges). BM25
-is summed in SQL from the weights kb computed, and a passage's dense score comes from its stored
+sums the postings of the question's terms, fetched as stored, with the local store's arithmetic,
+and a passage's dense score comes from its stored
 float32 vectors by the same numpy product as in the local store, so a question ranks the same
 passages in both stores.
 """
@@ -330,11 +331,10 @@ class PostgresReader:
             return LexicalScores(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         found = self._query('SELECT array_send(rows), array_send(weights) FROM {s}.postings '
                             'WHERE term = ANY(%s) ORDER BY term COLLATE "C"', (wanted,))  # code point order, as sorted()
-        if not found:
-            return LexicalScores(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
-        rows = np.concatenate([_array_values(r, ">i4") for r, _ in found]).astype(np.int64)
-        weights = np.concatenate([_array_values(w, ">f4") for _, w in found]).astype(np.float32)
-        scores = np.bincount(rows, weights=weights, minlength=self.manifest.chunks).astype(np.float32)
+        from kb.lexical import summed_postings
+
+        postings = [(_array_values(r, ">i4").astype(np.int64), _array_values(w, ">f4").astype(np.float32)) for r, w in found]
+        scores = summed_postings(postings, self.manifest.chunks)
         keep = scores > 0
         if ranges is not None:
             keep &= _rows_in(ranges, len(scores))
