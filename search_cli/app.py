@@ -11,10 +11,6 @@ import click
 from kb.errors import KBError
 from kb.vocabulary import KINDS, LANGUAGE_FILTERS, LANGUAGES, MAX_TOP_K, MODES
 from search_cli.context import is_remote, open_kb, open_reader, progress_printer, run_index, server_option, with_index
-from search_cli.handout_cmd import handout
-from search_cli.maintain_cmd import add, remove, validate
-from search_cli.serve_cmd import mcp_stdio, serve
-from search_cli.store_cmd import store
 
 
 class OneLineError(click.ClickException):
@@ -55,6 +51,16 @@ def _remember_kb(ctx: click.Context, param: click.Parameter, value: str | None) 
         ctx.ensure_object(dict)["kb_dir"] = value
 
 
+LAZY_COMMANDS = {  # name: "module:command"
+    "add": "search_cli.maintain_cmd:add",
+    "remove": "search_cli.maintain_cmd:remove",
+    "validate": "search_cli.maintain_cmd:validate",
+    "handout": "search_cli.handout_cmd:handout",
+    "serve": "search_cli.serve_cmd:serve",
+    "mcp": "search_cli.serve_cmd:mcp_stdio",
+    "store": "search_cli.store_cmd:store",
+}
+
 KB_HELP = "Knowledge base folder (default: $KB_HOME, else the nearest folder with corpus/)."
 
 
@@ -92,6 +98,25 @@ class KBGroup(click.Group):
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd.params.append(click.Option(["--kb"], metavar="DIR", expose_value=False, callback=_remember_kb, help=KB_HELP))
         super().add_command(cmd, name)
+
+    # Commands kept in modules of their own load when named (click's lazy subcommands), so
+    # `kb search`, the command a caseworker runs most, does not pay for the rest.
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY_COMMANDS:
+            import importlib
+
+            module, attribute = LAZY_COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and self.get_command(ctx, args[0]) is None:  # a mistyped name: suggest from every command
+            for name in LAZY_COMMANDS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=KBGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -239,8 +264,6 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
         click.echo(render.eval_table(report, show_misses=misses))
 
 
-for command in (handout, add, remove, validate, serve, mcp_stdio, store):
-    cli.add_command(command)
 
 
 def main() -> None:

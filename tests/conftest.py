@@ -335,6 +335,9 @@ def _real_shipped_indexing(request, tmp_path_factory) -> Path | None:
         if not folder.exists():
             root = _copy_shipped_corpus(folder, "real")
             env = {k: v for k, v in os.environ.items() if k not in ("KB_HOME", "KB_FAULT_POINT")}
+            # One encoder thread: the build runs beside the test workers, and a second thread would
+            # spin at each barrier waiting for a core they hold (the same CPU quiet, less busy).
+            env["OMP_NUM_THREADS"] = "1"
             with open(root / "index.log", "w", encoding="utf-8") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-c", _INDEX_AND_RECORD, str(root / "index.exit"),
