@@ -11,10 +11,12 @@ import contextlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import Route
 
 from kb.errors import KBError
 from kb_server.access_log import AccessLog
@@ -22,7 +24,6 @@ from kb_server.auth import Guard
 from kb_server.engine import Engine
 from kb_server.errors import describe_validation_error, error_response, kb_error_response
 from kb_server.limits import MAX_BODY_BYTES, BodyLimit
-from kb_server.mcp_tools import build_mcp_server
 from kb_server.routes import api_router
 from kb_server.settings import ServerSettings
 from kb_server.web import page_router
@@ -37,21 +38,50 @@ def kb_version() -> str:
         return "0"
 
 
+class McpEndpoint:
+    """POST /mcp: the MCP SDK's streamable HTTP app (stateless, JSON answers), built at the first
+    MCP request. Importing the SDK takes about 0.3 s of CPU, which a server nobody asks over MCP
+    need not pay at every start; its session manager then runs in the server's task group."""
+
+    def __init__(self, engine: Engine, settings: ServerSettings):
+        self.engine, self.settings = engine, settings
+        self.tasks: anyio.abc.TaskGroup | None = None  # set by the lifespan
+        self._app = None
+        self._building = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self._app is None:
+            async with self._building:
+                if self._app is None:
+                    self._app = await self.tasks.start(self._run)
+        await self._app(scope, receive, send)
+
+    async def _run(self, *, task_status) -> None:
+        server, app = await anyio.to_thread.run_sync(self._build)  # the import, off the event loop
+        async with server.session_manager.run():
+            task_status.started(app)
+            await anyio.sleep_forever()
+
+    def _build(self):
+        from kb_server.mcp_tools import build_mcp_server
+
+        server = build_mcp_server(self.engine, kb_version())
+        return server, server.streamable_http_app(
+            streamable_http_path="/mcp", stateless_http=True, json_response=True,
+            transport_security=self.settings.mcp_transport_security(), max_request_body_size=MAX_BODY_BYTES,
+        )
+
+
 def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
-    mcp_server = build_mcp_server(engine, kb_version())
-    mcp_app = mcp_server.streamable_http_app(
-        streamable_http_path="/mcp", stateless_http=True, json_response=True,
-        transport_security=settings.mcp_transport_security(), max_request_body_size=MAX_BODY_BYTES,
-    )
+    mcp_endpoint = McpEndpoint(engine, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        watcher = asyncio.create_task(engine.watch())
-        try:
-            async with mcp_server.session_manager.run():
-                yield
-        finally:
-            watcher.cancel()
+        async with anyio.create_task_group() as tasks:
+            mcp_endpoint.tasks = tasks
+            tasks.start_soon(engine.watch)
+            yield
+            tasks.cancel_scope.cancel()
 
     middleware = [Middleware(AccessLog, log_queries=settings.log_queries), Middleware(Guard, settings=settings)]
     if settings.cors_origins:
@@ -69,7 +99,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     )
     app.include_router(api_router(engine))
     app.include_router(page_router())  # the web page at /
-    app.router.routes.extend(mcp_app.routes)  # POST /mcp: streamable HTTP, stateless, JSON answers
+    app.router.routes.append(Route("/mcp", endpoint=mcp_endpoint))
 
     @app.get("/health", summary="The process answers (no token, no details)")
     async def health() -> dict:

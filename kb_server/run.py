@@ -26,12 +26,17 @@ LOGGING = {
 
 
 def require_server_extra() -> None:
+    """Checked before the index loads; the MCP SDK is only looked up, not imported (an HTTP server
+    imports it at its first MCP request)."""
+    import importlib.util
+
     try:
         import fastapi  # noqa: F401
-        import mcp  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise KBError(f"serving needs {exc.name}, which this install lacks: {SERVER_EXTRA}") from None
+    if importlib.util.find_spec("mcp") is None:
+        raise KBError(f"serving needs mcp, which this install lacks: {SERVER_EXTRA}")
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -167,3 +167,24 @@ def test_questions_asked_over_mcp_stay_out_of_the_log(server):
     log = server.log()
     assert '"POST /mcp" 200' in log
     assert "Quarlesborg" not in log
+
+
+def test_the_first_mcp_requests_at_once_each_get_the_tools_while_searches_go_on(kb_root):
+    """The server builds its MCP side at the first MCP request: requests that arrive together
+    all wait for the one build, and the JSON API answers meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    served = start_server(kb_root)
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"Accept": "application/json, text/event-stream"}
+    try:
+        with served.client() as client, ThreadPoolExecutor(6) as pool:
+            mcp = [pool.submit(client.post, "/mcp", json=listing, headers=accept) for _ in range(4)]
+            searches = [pool.submit(client.get, "/v1/search", params={"q": QUERY, "top_k": 1}) for _ in range(2)]
+            answers = [future.result() for future in mcp]
+            assert all(search.result().status_code == 200 for search in searches)
+        assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+        assert all({tool["name"] for tool in a.json()["result"]["tools"]} == TOOLS for a in answers)
+    finally:
+        log = served.stop()
+    assert "Traceback" not in log
