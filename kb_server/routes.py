@@ -76,7 +76,7 @@ def api_router(engine: Engine) -> APIRouter:
     @router.get("/status", response_model=StatusReport, summary="What the index holds and what changed since (kb status)",
                 dependencies=[known_parameters()])
     async def status() -> JSONResponse:
-        answer = await engine.call(engine.status, needs_index=False)
+        answer = await engine.status()
         return answer_json(answer, answer.value.model_dump(mode="json"))
 
     @router.post(

@@ -602,3 +602,39 @@ def test_without_the_server_extra_one_line_says_what_to_install(fixture_kb, comm
     assert proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
         "kb: error: serving needs fastapi, which this install lacks: pip install 'kb-samskabelse[server]'"]
+
+
+def test_a_slow_status_report_holds_up_no_search(fixture_kb, monkeypatch):
+    """Status reads the whole corpus (seconds at a million passages): searches do not wait for it."""
+    import asyncio
+
+    import indexer.status
+    from kb_server.engine import Engine
+    from kb_server.schemas import SearchFilters
+
+    engine = Engine(KnowledgeBase.open(fixture_kb))
+    reading = threading.Event()
+    release = threading.Event()
+    real = indexer.status.knowledge_base_status
+
+    def slow_status(kb):
+        reading.set()
+        release.wait(30)
+        return real(kb)
+
+    monkeypatch.setattr(indexer.status, "knowledge_base_status", slow_status)
+
+    async def main():
+        status = asyncio.ensure_future(engine.status())
+        assert await asyncio.to_thread(reading.wait, 30)
+        answer = await asyncio.wait_for(engine.search("tillid", SearchFilters()), 10)
+        assert answer.value["results"] and not status.done()  # answered while the report was being read
+        release.set()
+        report = (await status).value
+        assert (report.documents, report.damaged) == (3, [])
+
+    try:
+        asyncio.run(main())
+    finally:
+        release.set()
+        engine.close()
