@@ -9,6 +9,8 @@ question over Norwegian text matches most of its words, and BM25 gets its full w
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -63,13 +65,28 @@ class Candidates:
 
 
 def candidates(index: "IndexReader", query: str, pool: int, scope: Optional["PassageFilter"], query_vector: QueryVector) -> Candidates:
-    """The dense and the lexical top `pool`, each scored by both sides."""
+    """The dense and the lexical top `pool`, each scored by both sides. Where both searches run in
+    a database server, the BM25 one runs there while the question is embedded and searched densely."""
     terms = index.analyzer.terms(query)
-    lexical = index.lexical_scores(terms, scope)
-    qvec = _query_vector(index, query, query_vector)
+    if index.concurrent_retrievers:
+        pending = _lexical_pool().submit(index.lexical_scores, terms, scope)
+        qvec = _query_vector(index, query, query_vector)
+        dense = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
+        lexical = pending.result()
+    else:
+        lexical = index.lexical_scores(terms, scope)
+        qvec = _query_vector(index, query, query_vector)
+        dense = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
     l_rows, _ = _top(lexical, pool)
-    rows = distinct_rows(np.concatenate([index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope), l_rows]))
+    rows = distinct_rows(np.concatenate([dense, l_rows]))
     return Candidates(rows, passage_scores(index, rows, qvec), _lexical_of(lexical, rows), index.lexical_coverage(terms))
+
+
+@functools.lru_cache(maxsize=1)
+def _lexical_pool() -> ThreadPoolExecutor:
+    """Threads for the BM25 searches of hybrid questions sent beside their dense ones (a server asks
+    one question at a time; a few threads let several callers overlap without waiting)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-lexical")
 
 
 def fuse(found: Candidates, weight: float) -> np.ndarray:

@@ -186,7 +186,7 @@ def test_large_collections_get_an_ivf_index_recorded_in_the_manifest(fixture_kb,
     expected_nb = top(exact, "frivillige foreninger", "dense", lang="nb")
     exact.close()
 
-    def indexes() -> list[tuple[str, int | None]]:
+    def indexes() -> list[tuple[str, int | None, str | None]]:
         with psycopg.connect(url) as conn:
             return pg._approximate_indexes(conn, "kb.vectors_384")
 
@@ -199,18 +199,72 @@ def test_large_collections_get_an_ivf_index_recorded_in_the_manifest(fixture_kb,
     approximate = KnowledgeBase.open(fixture_kb)
     try:
         manifest = approximate.manifest
-        assert manifest.faiss_index == "pgvector-ivf" and manifest.faiss_params == {"lists": 256, "probes": pg.IVF_NPROBE}
-        assert indexes() == [("vectors_384_ivf_256", 256)]
+        assert manifest.faiss_index == "pgvector-ivf"
+        assert manifest.faiss_params == {"lists": 256, "probes": pg.IVF_NPROBE, "storage": "halfvec"}
+        assert indexes() == [("vectors_384_ivf_halfvec_256", 256, "halfvec")]
         for question, ranked in expected.items():  # a handful of vectors, every list probed: all found
             assert top(approximate, question, "dense") == ranked
         assert top(approximate, "frivillige foreninger", "dense", lang="nb") == expected_nb
     finally:
         approximate.close()
     build_index(paths, load_config(paths), rebuild=True)  # as many vectors: the index is kept, not trained again
-    assert indexes() == [("vectors_384_ivf_256", 256)]
+    assert indexes() == [("vectors_384_ivf_halfvec_256", 256, "halfvec")]
     monkeypatch.setattr(pg, "IVF_MIN", 10_000)
     build_index(paths, load_config(paths), rebuild=True)
     assert indexes() == []  # small again: exact search, no index to maintain
+
+
+def nearest_plan(url: str, storage: str | None) -> str:
+    """The plan of a nearest-vector search as a generation with this storage orders it."""
+    import kb.store.postgres as pg
+
+    with psycopg.connect(url) as conn:
+        conn.execute("SET enable_seqscan = off")  # a handful of rows: only an index that fits is taken
+        distance = pg._distance(384, storage).replace("%(q)b", "%s")
+        return "\n".join(r[0] for r in conn.execute(
+            f"EXPLAIN SELECT id FROM kb.vectors_384 ORDER BY {distance} LIMIT 5", (str([0.05] * 384),) * distance.count("%s")))
+
+
+def test_a_database_with_a_float32_ivf_index_answers_until_the_next_build_replaces_it(fixture_kb, postgres, monkeypatch):
+    """An index database written before the IVF index stored half-precision vectors (its
+    generation's manifest names no storage) is searched through its float32 index as before; the
+    next build that writes a generation (a changed corpus, or `kb index --rebuild`) builds the
+    half-precision index beside it and drops the old one after the commit."""
+    import kb.store.postgres as pg
+    from indexer.build import build_index
+    from kb.config import find_root, load_config
+
+    url = postgres.new_database()
+    use_database(fixture_kb, url)
+    monkeypatch.setattr(pg, "IVF_MIN", 2)
+    monkeypatch.setattr(pg, "EXACT_FILTER_LIMIT", 0)
+    paths = find_root(fixture_kb)
+    build_index(paths, load_config(paths))
+    questions = ("tillid og dialog", "frivillige foreninger", "measuring outcomes")
+    current = KnowledgeBase.open(fixture_kb)
+    expected = {q: top(current, q, mode) for q in questions for mode in MODES}
+    current.close()
+    with psycopg.connect(url, autocommit=True) as conn:  # as the previous version left it
+        conn.execute("DROP INDEX kb.vectors_384_ivf_halfvec_256")
+        conn.execute("CREATE INDEX vectors_384_ivf_256 ON kb.vectors_384 USING ivfflat (embedding vector_ip_ops) WITH (lists = 256)")
+        conn.execute("UPDATE kb.generations SET manifest = manifest #- '{faiss_params,storage}'")
+    old = KnowledgeBase.open(fixture_kb)
+    try:
+        assert "storage" not in old.manifest.faiss_params
+        assert "vectors_384_ivf_256" in nearest_plan(url, None)  # the old index still serves the old generation
+        assert {q: top(old, q, mode) for q in questions for mode in MODES} == expected
+    finally:
+        old.close()
+    build_index(paths, load_config(paths), rebuild=True)  # a build that writes a generation
+    with psycopg.connect(url) as conn:
+        assert pg._approximate_indexes(conn, "kb.vectors_384") == [("vectors_384_ivf_halfvec_256", 256, "halfvec")]
+    rebuilt = KnowledgeBase.open(fixture_kb)
+    try:
+        assert rebuilt.manifest.faiss_params["storage"] == "halfvec"
+        assert "vectors_384_ivf_halfvec_256" in nearest_plan(url, "halfvec")
+        assert {q: top(rebuilt, q, mode) for q in questions for mode in MODES} == expected
+    finally:
+        rebuilt.close()
 
 
 def test_a_build_the_database_refuses_is_one_line_and_the_index_stays(fixture_kb, postgres, monkeypatch):

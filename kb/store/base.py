@@ -122,6 +122,7 @@ class IndexReader(Protocol):
     """One immutable generation of an index, opened for reading. Safe to share between threads."""
 
     manifest: "IndexManifest"
+    concurrent_retrievers: bool  # its dense and BM25 searches run elsewhere (a database server): send them at once
 
     @property
     def name(self) -> str:

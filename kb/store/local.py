@@ -249,6 +249,8 @@ class LocalReader:
         return self.manifest.chunks if scope is None else len(self._allowed(scope)[0])
 
     # -- dense -------------------------------------------------------------------------------
+    concurrent_retrievers = False  # both searches run in this process: one after the other
+
     def prepare_dense(self) -> None:
         self.dense_index  # noqa: B018  (loads FAISS and the index file)
 

@@ -7,7 +7,8 @@ Layout, in the database of `[store] url` (or KB_DATABASE_URL):
     kb.state            one row: the live generation, switched in the commit transaction
     kb.generations      the committed generations kept (the live one and the one before), with manifests
     kb.vectors_<dim>    the embedding cache: one vector per (encoder, text) key, shared by every
-                        generation; searched exactly up to IVF_MIN vectors, through an IVF index above
+                        generation; searched exactly up to IVF_MIN vectors, above through an IVF
+                        index of their half-precision copies (the float32 vectors score the candidates)
     kb_gen_000007.*     one generation, written in one transaction:
         documents       metadata, language, kind, and the rows of its passages (first_row..last_row)
         passages        passage records by row
@@ -66,6 +67,13 @@ IVF_MIN = 20_000  # vectors; below this an exact scan is fast enough (bench/post
 # benchmark's 100k vectors it reached recall@10 0.99 where an HNSW graph (m 16, ef_construction 64)
 # reached 0.55 at ef_search 100 and 0.82 at 400 (bench/postgres_report.md).
 IVF_MAX_LISTS = 32_768  # pgvector's limit
+# The IVF index holds the vectors at half precision (an index on embedding::halfvec): half the pages
+# a search reads; the table keeps float32, which the candidates are scored with. At 1M vectors the
+# index shrank from 1,581 to 799 MB at the same recall@10 (bench/postgres_report.md).
+IVF_STORAGE = "halfvec"
+# pgvector sorts every vector of the probed lists (about 100,000 at 1M vectors): PostgreSQL's
+# default 4MB of sort memory sent that sort to disk.
+SEARCH_WORK_MEM = "64MB"
 IVF_REBUILD_GROWTH = 4  # lists are trained on the vectors of their build: train again when 4x as many
 EXACT_FILTER_LIMIT = 20_000  # vectors in a filter's scope that are scored exactly, as locally
 MIN_PGVECTOR = (0, 8)  # iterative index scans (filters over an approximate index) came with 0.8
@@ -141,6 +149,14 @@ def _vectors_table(dim: int) -> str:
     return f"kb.vectors_{int(dim)}"
 
 
+def _distance(dim: int, storage: Optional[str]) -> str:
+    """The distance to the query %(q)b that a search orders by: the one its IVF index holds (half
+    precision since IVF_STORAGE; float32 in an index built before, and without an index)."""
+    if storage == "halfvec":
+        return f"embedding::halfvec({int(dim)}) <#> %(q)b::halfvec({int(dim)})"
+    return "embedding <#> %(q)b"
+
+
 class Connections:
     """Open connections to one database, handed out one at a time and kept for the next call
     (a server answers many questions; each takes several short queries)."""
@@ -169,6 +185,7 @@ class Connections:
             if vectors and not getattr(conn, "kb_vectors", False):
                 _register_vectors(conn)
                 conn.execute("SET ivfflat.iterative_scan = relaxed_order")  # a filter probes more lists until met
+                conn.execute(f"SET work_mem = '{SEARCH_WORK_MEM}'")
                 conn.kb_vectors = True
             if vectors and probes and getattr(conn, "kb_probes", None) != probes:
                 conn.execute(f"SET ivfflat.probes = {int(probes)}")
@@ -209,8 +226,12 @@ class PostgresReader:
         self.manifest = manifest
         self.schema = _schema(name)
         self.vectors = _vectors_table(manifest.dim)
+        self._distance = _distance(manifest.dim, manifest.faiss_params.get("storage"))
         self._analyzer = None
         self._scopes: dict[PassageFilter, tuple[str, int]] = {}
+        self._known: dict[tuple[str, ...], frozenset[str]] = {}  # the question terms the postings hold
+        self._known_lock = threading.Lock()  # the BM25 search runs on a thread of its own (retrieve.candidates)
+        self._prewarmed = False
 
     @property
     def name(self) -> str:
@@ -257,8 +278,23 @@ class PostgresReader:
         return self.manifest.chunks if scope is None else self._scope(scope)[1]
 
     # -- dense -------------------------------------------------------------------------------
+    concurrent_retrievers = True  # both searches run in the server: a hybrid question sends them at once
+
     def prepare_dense(self) -> None:
-        pass  # the vectors live in the database
+        """The IVF index into the server's shared buffers, once per generation read: pgvector reads
+        an IVF index through a small ring of buffers, so searches alone never keep it there and each
+        copied its lists from the OS cache again (at 1M vectors, p50 44 ms resident against 60-66 ms;
+        20 ms when it is resident already). Needs pg_prewarm, which kb adds where the role may;
+        without it searches work as before."""
+        if self._prewarmed or self.manifest.faiss_index != "pgvector-ivf":
+            return
+        self._prewarmed = True
+        with self.db.borrow() as conn:
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'").fetchone():
+                with contextlib.suppress(pg_errors.InsufficientPrivilege):
+                    conn.execute("SELECT pg_prewarm(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                 "JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = to_regclass(%s) AND a.amname = 'ivfflat'",
+                                 (self.vectors,))
 
     def dense_candidates(self, query: np.ndarray, views: int, scope: Optional[PassageFilter]) -> np.ndarray:
         query = np.asarray(query, dtype=np.float32)
@@ -276,8 +312,7 @@ class PostgresReader:
         fetch = int(views / share * 1.25) + 16
         while True:
             (near, found), = self._query(
-                "WITH near AS (SELECT id, embedding <#> %(q)b AS d FROM " + self.vectors +
-                " ORDER BY embedding <#> %(q)b LIMIT %(fetch)s), "
+                f"WITH near AS (SELECT id, {self._distance} AS d FROM {self.vectors} ORDER BY {self._distance} LIMIT %(fetch)s), "
                 "hits AS (SELECT v.row, near.d FROM near JOIN {s}.views v ON v.vec = near.id"
                 + ("" if ranges is None else " WHERE v.row <@ %(ranges)s::int4multirange") +
                 " ORDER BY near.d, v.row LIMIT %(views)s) "
@@ -300,24 +335,25 @@ class PostgresReader:
         return distinct_rows(np.asarray([r[0] for r in found], dtype=np.int64))
 
     def dense_scores(self, rows: np.ndarray, query: np.ndarray) -> list[np.ndarray]:
-        """The stored vectors times the query, as one product in the order of `rows` (the same
-        arithmetic as the local store, so the scores agree to the last bit)."""
+        """The stored float32 vectors times the query, as one product in the order of `rows` (the
+        same arithmetic as the local store, so the scores agree to the last bit). The vectors come
+        as one blob of vector_send records (decoding 400 vectors one by one took 5 ms)."""
         if not len(rows):
             return []
-        wanted = [int(r) for r in rows]
-        found: dict[int, list[np.ndarray]] = {}
-        for row, vector in self._query(
-            f"SELECT v.row, e.embedding FROM {{s}}.views v JOIN {self.vectors} e ON e.id = v.vec "
-            "WHERE v.row = ANY(%s) ORDER BY v.row, v.view", (wanted,), vectors=True,
-        ):
-            found.setdefault(row, []).append(vector.to_numpy())
-        missing = [r for r in wanted if r not in found]
-        if missing:
-            raise IndexCorrupt(f"index generation {self._name} has no vectors for passage rows {missing[:3]}; run `kb index --rebuild`")
-        counts = [len(found[r]) for r in wanted]
-        matrix = np.stack([v for r in wanted for v in found[r]]).astype(np.float32, copy=False)
+        wanted = np.asarray(rows, dtype=np.int64)
+        (found, blob), = self._query(
+            f"SELECT array_send(array_agg(v.row ORDER BY v.row, v.view)), string_agg(vector_send(e.embedding), ''::bytea ORDER BY v.row, v.view) "
+            f"FROM {{s}}.views v JOIN {self.vectors} e ON e.id = v.vec WHERE v.row = ANY(%s)", (wanted.tolist(),), vectors=True)
+        found = _array_values(found or b"", ">i4")
+        record = np.dtype([("dim", ">i2"), ("unused", ">i2"), ("values", ">f4", (self.manifest.dim,))])
+        vectors = np.frombuffer(blob or b"", dtype=record)["values"].astype(np.float32)
+        starts, ends = np.searchsorted(found, wanted, side="left"), np.searchsorted(found, wanted, side="right")
+        missing = wanted[starts == ends]
+        if len(missing):
+            raise IndexCorrupt(f"index generation {self._name} has no vectors for passage rows {missing[:3].tolist()}; run `kb index --rebuild`")
+        matrix = vectors[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])]
         scores = matrix @ np.asarray(query, dtype=np.float32)
-        return np.split(scores, np.cumsum(counts)[:-1])
+        return np.split(scores, np.cumsum(ends - starts)[:-1])
 
     # -- lexical -----------------------------------------------------------------------------
     def lexical_scores(self, terms, scope: Optional[PassageFilter]) -> LexicalScores:
@@ -329,11 +365,12 @@ class PostgresReader:
         ranges = None if scope is None else self._scope(scope)[0]
         if not wanted or ranges == "{}":
             return LexicalScores(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
-        found = self._query('SELECT array_send(rows), array_send(weights) FROM {s}.postings '
+        found = self._query('SELECT term, array_send(rows), array_send(weights) FROM {s}.postings '
                             'WHERE term = ANY(%s) ORDER BY term COLLATE "C"', (wanted,))  # code point order, as sorted()
+        self._remember_known(tuple(wanted), frozenset(t for t, _, _ in found))
         from kb.lexical import summed_postings
 
-        postings = [(_array_values(r, ">i4").astype(np.int64), _array_values(w, ">f4").astype(np.float32)) for r, w in found]
+        postings = [(_array_values(r, ">i4").astype(np.int64), _array_values(w, ">f4").astype(np.float32)) for _, r, w in found]
         scores = summed_postings(postings, self.manifest.chunks)
         keep = scores > 0
         if ranges is not None:
@@ -342,11 +379,22 @@ class PostgresReader:
         return LexicalScores(rows, scores[rows])
 
     def lexical_coverage(self, terms) -> float:
+        """From the terms the question's BM25 search found (a search asks for its coverage after its
+        postings), or looked up."""
         from kb.lexical import coverage
 
-        wanted = sorted(terms.all_terms)
-        known = {r[0] for r in self._query("SELECT term FROM {s}.postings WHERE term = ANY(%s)", (wanted,))} if wanted else set()
+        wanted = tuple(sorted(terms.all_terms))
+        known = self._known.get(wanted)
+        if known is None:
+            known = frozenset(r[0] for r in self._query("SELECT term FROM {s}.postings WHERE term = ANY(%s)", (list(wanted),))) if wanted else frozenset()
+            self._remember_known(wanted, known)
         return coverage(terms, known)
+
+    def _remember_known(self, wanted: tuple[str, ...], known: frozenset[str]) -> None:
+        with self._known_lock:
+            if len(self._known) >= FILTER_CACHE:
+                self._known.pop(next(iter(self._known)))
+            self._known[wanted] = known
 
     # -- records -----------------------------------------------------------------------------
     def passages(self, rows: Sequence[int]) -> list[PassageRecord]:
@@ -528,23 +576,25 @@ class PostgresGenerationWriter:
         self.conn.execute(f"CREATE INDEX ON {s}.views (vec)")
         if len(keys) <= IVF_MIN:
             return "pgvector-exact", {}
-        return "pgvector-ivf", {"lists": self._ivf_index(table, cache.dim), "probes": IVF_NPROBE}
+        return "pgvector-ivf", {"lists": self._ivf_index(table, cache.dim), "probes": IVF_NPROBE, "storage": IVF_STORAGE}
 
     def _ivf_index(self, table: str, dim: int) -> int:
         """The IVF index over the cache, built beside the one in use (readers go on) when the cache
-        outgrew it; its lists. The one it replaces is dropped after the commit."""
+        outgrew it or the index stores the vectors otherwise than IVF_STORAGE (one from an older
+        kb); its lists. The one it replaces is dropped after the commit."""
         (cached,), = self.conn.execute(f"SELECT count(*) FROM {table}")
         wanted = ivf_lists(cached, most=IVF_MAX_LISTS)
-        for name, lists in _approximate_indexes(self.conn, table):
-            if lists and wanted < lists * IVF_REBUILD_GROWTH ** 0.5:
+        for name, lists, storage in _approximate_indexes(self.conn, table):
+            if storage == IVF_STORAGE and wanted < lists * IVF_REBUILD_GROWTH ** 0.5:
                 self._index = name
                 return lists
         # pgvector trains the lists on 50 sampled vectors per list, keeping a bound per sample and list
         samples = min(cached, max(10_000, 50 * wanted))
         memory_mb = max(64, int((samples * (wanted + dim + 16) * 4 + wanted * wanted * 4) / 2**20 * 1.2))
         self.conn.execute(f"SET LOCAL maintenance_work_mem = '{memory_mb}MB'")
-        self._index = f"{table.split('.')[1]}_ivf_{wanted}"
-        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {self._index} ON {table} USING ivfflat (embedding vector_ip_ops) WITH (lists = {wanted})")
+        self._index = f"{table.split('.')[1]}_ivf_{IVF_STORAGE}_{wanted}"
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {self._index} ON {table} "
+                          f"USING ivfflat ((embedding::halfvec({int(dim)})) halfvec_ip_ops) WITH (lists = {wanted})")
         return wanted
 
     @_refusals
@@ -594,7 +644,7 @@ def _prune(db: Connections, live: str, table: str, keep_index: Optional[str]) ->
                     conn.execute("DELETE FROM kb.generations WHERE name = %s", ("gen-" + schema.removeprefix(SCHEMA_PREFIX),))
             except pg_errors.LockNotAvailable:
                 pass
-        for name, _ in _approximate_indexes(conn, table):
+        for name, _, _ in _approximate_indexes(conn, table):
             if name != keep_index:
                 with contextlib.suppress(pg_errors.LockNotAvailable):
                     conn.execute(f"DROP INDEX IF EXISTS kb.{name}")
@@ -602,14 +652,16 @@ def _prune(db: Connections, live: str, table: str, keep_index: Optional[str]) ->
         conn.close()
 
 
-def _approximate_indexes(conn, table: str) -> list[tuple[str, Optional[int]]]:
-    """The IVF (and any HNSW) indexes over a vectors table: (name, lists; None for HNSW)."""
+def _approximate_indexes(conn, table: str) -> list[tuple[str, Optional[int], Optional[str]]]:
+    """The IVF (and any HNSW) indexes over a vectors table: (name, lists, the type it stores the
+    vectors as: "halfvec" or "vector"); lists and type are None for HNSW."""
     found = conn.execute(
-        "SELECT c.relname, a.amname, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = to_regclass(%s) AND a.amname IN ('ivfflat', 'hnsw') ORDER BY c.relname",
+        "SELECT c.relname, a.amname, c.reloptions, o.opcname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_am a ON a.oid = c.relam JOIN pg_opclass o ON o.oid = i.indclass[0] "
+        "WHERE i.indrelid = to_regclass(%s) AND a.amname IN ('ivfflat', 'hnsw') ORDER BY c.relname",
         (table,)).fetchall()
-    return [(name, int(dict(o.split("=", 1) for o in options or ())["lists"]) if method == "ivfflat" else None)
-            for name, method, options in found]
+    return [(name, int(dict(o.split("=", 1) for o in options or ())["lists"]), opclass.removesuffix("_ip_ops"))
+            if method == "ivfflat" else (name, None, None) for name, method, options, opclass in found]
 
 
 def _ensure_base(conn, url: str) -> None:
@@ -624,6 +676,8 @@ def _ensure_base(conn, url: str) -> None:
     if tuple(int(p) for p in version.split(".")[:2]) < MIN_PGVECTOR:
         raise StoreUnavailable(f"the index database has pgvector {version}; kb needs {'.'.join(map(str, MIN_PGVECTOR))} or later "
                                "(ALTER EXTENSION vector UPDATE after installing it)")
+    with contextlib.suppress(pg_errors.InsufficientPrivilege, pg_errors.UndefinedFile, pg_errors.FeatureNotSupported):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")  # optional: keeps the IVF index in memory (prepare_dense)
     conn.execute(BASE_SCHEMA)
 
 
