@@ -66,11 +66,12 @@ class Candidates:
 
 def candidates(index: "IndexReader", query: str, pool: int, scope: Optional["PassageFilter"], query_vector: QueryVector) -> Candidates:
     """The dense and the lexical top `pool`, each scored by both sides. Where both searches run in
-    a database server, the BM25 one runs there while the question is embedded and searched densely."""
+    a database server, they run there at once, once the question is embedded (beside the encoder,
+    which spreads over every core, the BM25 search slowed it as much as it saved)."""
     terms = index.analyzer.terms(query)
     if index.concurrent_retrievers:
-        pending = _lexical_pool().submit(index.lexical_scores, terms, scope)
         qvec = _query_vector(index, query, query_vector)
+        pending = _lexical_pool().submit(index.lexical_scores, terms, scope)
         dense = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
         lexical = pending.result()
     else:
