@@ -69,15 +69,10 @@ def candidates(index: "IndexReader", query: str, pool: int, scope: Optional["Pas
     a database server, they run there at once, once the question is embedded (beside the encoder,
     which spreads over every core, the BM25 search slowed it as much as it saved)."""
     terms = index.analyzer.terms(query)
-    if index.concurrent_retrievers:
-        qvec = _query_vector(index, query, query_vector)
-        pending = _lexical_pool().submit(index.lexical_scores, terms, scope)
-        dense = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
-        lexical = pending.result()
-    else:
-        lexical = index.lexical_scores(terms, scope)
-        qvec = _query_vector(index, query, query_vector)
-        dense = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
+    qvec = _query_vector(index, query, query_vector)
+    pending = _lexical_pool().submit(index.lexical_scores, terms, scope) if index.concurrent_retrievers else None
+    dense = index.dense_candidates(qvec, pool * VIEWS_PER_PASSAGE, scope)
+    lexical = pending.result() if pending else index.lexical_scores(terms, scope)
     l_rows, _ = _top(lexical, pool)
     rows = distinct_rows(np.concatenate([dense, l_rows]))
     return Candidates(rows, passage_scores(index, rows, qvec), _lexical_of(lexical, rows), index.lexical_coverage(terms))
