@@ -69,7 +69,7 @@ class Plan:
     soak_clients: int = 8
 
 
-FULL = Plan(repeat=10, seconds=20, concurrency=(1, 4, 16), passages=100_000, soak_seconds=60)
+FULL = Plan(repeat=40, seconds=20, concurrency=(1, 4, 16), passages=100_000, soak_seconds=60)
 QUICK = Plan(repeat=2, seconds=3, concurrency=(1, 4, 16), passages=2_000, soak_seconds=20)
 
 
