@@ -15,8 +15,8 @@ import yaml
 from kb.errors import KBError, UsageError
 
 
-# libyaml's parser where PyYAML has it (its wheels do): reading the front matter of a thousand
-# documents took 0.63 s in the pure-Python one, most of what `kb status` spends.
+# libyaml's parser where PyYAML has it (its wheels do): a document's front matter in 19 µs of CPU
+# against 162 in the pure-Python one, read for every document by `kb index` and `kb status`.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

