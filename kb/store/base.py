@@ -33,9 +33,11 @@ def fault_point(name: str) -> None:
     if chosen == name:
         os.kill(os.getpid(), 9)
     elif chosen == f"stall:{name}":
+        import sys
         import time
 
         del os.environ["KB_FAULT_POINT"]
+        print(f"kb: stalled at {name}", file=sys.stderr, flush=True)  # the test acts once it is here
         time.sleep(60)
 
 
