@@ -10,7 +10,6 @@ question over Norwegian text matches most of its words, and BM25 gets its full w
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -79,9 +78,12 @@ def candidates(index: "IndexReader", query: str, pool: int, scope: Optional["Pas
 
 
 @functools.lru_cache(maxsize=1)
-def _lexical_pool() -> ThreadPoolExecutor:
+def _lexical_pool():
     """Threads for the BM25 searches of hybrid questions sent beside their dense ones (a server asks
-    one question at a time; a few threads let several callers overlap without waiting)."""
+    one question at a time; a few threads let several callers overlap without waiting). Imported
+    here: a local search, which never uses it, starts 4 ms sooner."""
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-lexical")
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,11 @@ from search_cli.app import cli
 # the session, and more threads than cores wait on each other (on a busy machine 72 questions took
 # 44 s with two threads, 8 s with one).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# A run started in the background by a script (`python -m pytest &`) inherits SIGINT ignored, and so
+# would every process the tests start: the tests that press Ctrl-C, or stop a server with it, need it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CORPUS = REPO / "corpus"
@@ -335,9 +341,6 @@ def _real_shipped_indexing(request, tmp_path_factory) -> Path | None:
         if not folder.exists():
             root = _copy_shipped_corpus(folder, "real")
             env = {k: v for k, v in os.environ.items() if k not in ("KB_HOME", "KB_FAULT_POINT")}
-            # One encoder thread: the build runs beside the test workers, and a second thread would
-            # spin at each barrier waiting for a core they hold (the same CPU quiet, less busy).
-            env["OMP_NUM_THREADS"] = "1"
             with open(root / "index.log", "w", encoding="utf-8") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-c", _INDEX_AND_RECORD, str(root / "index.exit"),
