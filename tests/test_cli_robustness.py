@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import FIXTURE_DOCS, REPO, index_kb, md_doc, run_kb, run_kb_process
+from conftest import REPO, index_kb, md_doc, run_kb, run_kb_process
 from test_cli_errors import assert_one_line_error
 
 QUERY = "hvordan opbygger vi tillid hos skeptiske borgere"
